@@ -1,0 +1,89 @@
+"""Fixtures of the hidden suites: ``submission``, ``reference``, ``device``.
+
+A hidden test reads like ordinary code::
+
+    @pytest.mark.grade("rnn_cell", points=2)
+    def test_rnn_cell_random(submission, reference, device):
+        x = torch.randn(3, 4, dtype=torch.float64, device=device)
+        ...
+        expect_close("h_next", submission.rnn_cell(x, h, W_ih, W_hh), reference.rnn_cell(x, h, W_ih, W_hh))
+
+``submission`` is whatever the grading engine plugs in (registered as the pytest
+plugin ``rnnkit_submission``, an object with ``submission_for(day) -> namespace``);
+without an engine it is the code under ``--target`` (``solutions`` by default,
+``exercises`` for the stubs, or a folder laid out like ``exercises/``).
+"""
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.loading import load_day
+
+KIT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("rnnkit")
+    group.addoption("--target", default="solutions",
+                    help="code the hidden suites grade: solutions, exercises, or a folder with day15/ and day16/")
+    group.addoption("--device", default="all", choices=("cpu", "cuda", "all"),
+                    help="devices to run every hidden test on (all = CPU, and CUDA when present)")
+
+
+def _target_dir(config) -> Path:
+    target = config.getoption("--target")
+    if target in ("solutions", "exercises"):
+        return KIT_ROOT / target
+    return Path(target).resolve()
+
+
+def pytest_generate_tests(metafunc):
+    if "device" not in metafunc.fixturenames:
+        return
+    choice = metafunc.config.getoption("--device")
+    devices = ["cpu", "cuda"] if choice == "all" else [choice]
+    params = []
+    for name in devices:
+        marks = [pytest.mark.gpu] if name == "cuda" else []
+        if name == "cuda" and not torch.cuda.is_available():
+            marks.append(pytest.mark.skip(reason="GPU: not run (no CUDA device here)"))
+        params.append(pytest.param(name, marks=marks, id=name))
+    metafunc.parametrize("device", params)
+
+
+def _day_of(request) -> str:
+    return Path(str(request.node.fspath)).parent.name  # hidden/day15/test_basic.py -> "day15"
+
+
+@pytest.fixture
+def device(request):
+    dev = torch.device(request.param)
+    if dev.type == "cuda":
+        # Compare against CPU-like numerics: TF32 moves RNN outputs by up to 5e-4 (measured on an H200).
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return dev
+
+
+@pytest.fixture
+def submission(request):
+    engine = request.config.pluginmanager.get_plugin("rnnkit_submission")
+    if engine is not None:
+        return engine.submission_for(_day_of(request))
+    return load_day(_target_dir(request.config), _day_of(request))
+
+
+@pytest.fixture
+def reference(request):
+    return load_day(KIT_ROOT / "solutions", _day_of(request))
+
+
+@pytest.fixture(autouse=True)
+def _seeded(request):
+    """Same inputs on every run and every machine: the seed is a hash of the test's name."""
+    torch.manual_seed(zlib.crc32(request.node.nodeid.split("[")[0].encode()))
+    yield
