@@ -44,12 +44,15 @@ def _fresh_day_modules(day_dir: Path):
     """Import this day's shipped checking.py and public_tests.py (replacing another day's copies)."""
     for name in ("checking", "public_tests"):
         sys.modules.pop(name, None)
-    sys.path.insert(0, str(day_dir))
+    # The day folder first; its parent too, where solutions/ keeps the one hand-edited checking.py.
+    search = [str(day_dir), str(day_dir.parent)]
+    sys.path[:0] = search
     try:
         import checking  # noqa: PLC0415  (the copy beside the exercises)
         import public_tests  # noqa: F401,PLC0415  (registers the checks in checking.PUBLIC_CHECKS)
     finally:
-        sys.path.remove(str(day_dir))
+        for entry in search:
+            sys.path.remove(entry)
     return checking
 
 
