@@ -1,0 +1,108 @@
+"""The class summary: per-exercise pass rates and the score distribution, as text and as a PNG.
+
+Reads only the per-student ``results.json`` files the engine wrote, so it can be
+rerun on any grades folder:  ``python -m autograder.summary grades/``.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+
+EXERCISE_ORDER = [(day, name) for day in DAYS for level in LEVELS for name in CATALOGUE[day][level]]
+BINS = [(0, 20), (20, 40), (40, 60), (60, 80), (80, 100.0001)]
+
+
+@dataclass
+class StudentResult:
+    student: str
+    score: float
+    max_score: float
+    by_exercise: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)  # (got, max)
+    gpu_not_run: bool = False
+
+
+def load_results(out: Path) -> list[StudentResult]:
+    students = []
+    for path in sorted(out.glob("*/results.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        result = StudentResult(path.parent.name, float(data.get("score", 0)), 0.0)
+        for test in data.get("tests", []):
+            key = (test.get("day", ""), test.get("exercise", ""))
+            got, most = result.by_exercise.get(key, (0.0, 0.0))
+            result.by_exercise[key] = (got + float(test.get("score", 0)), most + float(test.get("max_score", 0)))
+            result.max_score += float(test.get("max_score", 0))
+            if test.get("device") == "cuda" and test.get("status") == "not run":
+                result.gpu_not_run = True
+        students.append(result)
+    return students
+
+
+def summarize(students: list[StudentResult]) -> str:
+    lines = [f"Class summary: {len(students)} students", ""]
+    if not students:
+        return "\n".join(lines + ["(no results found)"])
+    percents = [100 * s.score / s.max_score if s.max_score else 0.0 for s in students]
+    lines.append(f"Total score: mean {statistics.mean(percents):.1f}%, median {statistics.median(percents):.1f}%, "
+                 f"min {min(percents):.1f}%, max {max(percents):.1f}%")
+    gpu = sum(s.gpu_not_run for s in students)
+    if gpu:
+        lines.append(f"GPU: not run for {gpu} student(s) (no CUDA device where they were graded)")
+    lines += ["", f"{'exercise':<28}{'full marks':>12}{'mean points':>14}"]
+    for day, name in EXERCISE_ORDER:
+        cells = [s.by_exercise[(day, name)] for s in students if (day, name) in s.by_exercise]
+        if not cells:
+            continue
+        full = sum(1 for got, most in cells if most and got >= most)
+        mean = statistics.mean(got / most for got, most in cells if most) if any(m for _, m in cells) else 0.0
+        lines.append(f"{day + ' ' + name:<28}{f'{full}/{len(cells)}':>12}{100 * mean:>13.0f}%")
+    lines += ["", "Score distribution:"]
+    for lo, hi in BINS:
+        n = sum(lo <= p < hi for p in percents)
+        label = f"{lo:>3}-{min(hi, 100):>3.0f}%"
+        lines.append(f"  {label}  {'#' * n} {n}")
+    return "\n".join(lines)
+
+
+def plot(students: list[StudentResult], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names, rates = [], []
+    for day, name in EXERCISE_ORDER:
+        cells = [s.by_exercise[(day, name)] for s in students if (day, name) in s.by_exercise]
+        if cells:
+            names.append(f"{day[3:]}:{name}")
+            rates.append(100 * sum(1 for g, m in cells if m and g >= m) / len(cells))
+    percents = [100 * s.score / s.max_score if s.max_score else 0.0 for s in students]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    left.barh(names[::-1], rates[::-1], color="#4c72b0")
+    left.set_xlim(0, 100)
+    left.set_xlabel("students with full marks (%)")
+    left.set_title("Pass rate per exercise")
+    right.hist(percents, bins=[0, 20, 40, 60, 80, 100], color="#55a868", edgecolor="white")
+    right.set_xlabel("total score (%)")
+    right.set_ylabel("students")
+    right.set_title(f"Score distribution ({len(students)} students)")
+    fig.tight_layout()
+    # No creation date or version in the file: grading the same class twice gives the same bytes.
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_summary(out: Path) -> str:
+    students = load_results(out)
+    text = summarize(students)
+    (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    if students:
+        plot(students, out / "summary.png")
+    return text
+
+
+if __name__ == "__main__":
+    print(write_summary(Path(sys.argv[1] if len(sys.argv) > 1 else "grades")))
