@@ -1,0 +1,105 @@
+"""``python -m autograder grade PATH``: the command a TA runs."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+Grade Module 8 submissions (day15, day16) with the hidden test suites.
+
+PATH may be
+  a class in nbgrader's layout     course/  or  course/submitted/   (submitted/<student>/<day>/...)
+  one student's folder             submitted/alice/                 (alice/day15/, alice/day16/)
+  one day of one student           submitted/alice/day15/
+  one file                         submitted/alice/day15/basic.py  or  .../day15_basic.ipynb
+
+A day folder holds the filled exercise files (basic.py, intermediate.py, advanced.py) and/or the
+filled notebooks (day15_basic.ipynb, ...). Only the code of the notebooks' definitions is graded;
+demo cells are never run.
+
+Student code runs in a locked-down process (no access to the hidden tests, the solutions, the
+grades or other students; limited time, memory and processes). Every test runs on the CPU, and
+on the GPU too when there is one.
+
+Writes, under --out:
+  <student>/results.json    Gradescope format (score, tests with name/score/max_score/output)
+  <student>/feedback.md     what the student reads: each test, points, message and hint
+  gradebook.csv             one row per student: points per exercise, total, max
+
+Running it again only regrades students whose files (or the hidden suites) changed.
+Exit status: 0 when grading completed (even if students failed), 1 when some tests could not be
+run because of a problem in the grader or the suites, 2 for a usage problem."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="grade")
+    g = sub.add_parser("grade", help="grade a class, a student, or a file", description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    g.add_argument("path", type=Path, metavar="PATH", help="class, student folder, day folder or file")
+    g.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
+    g.add_argument("--device", choices=("cpu", "cuda", "all"), default=os.environ.get("DEVICE", "all"),
+                   help="run the tests on the CPU, the GPU, or both (default: all = CPU, plus GPU when present)")
+    g.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", 0)) or os.cpu_count(),
+                   help="students graded at once (default: the number of CPU cores)")
+    g.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds one call of a student's function may take (default: 10)")
+    g.add_argument("--memory", type=int, default=2048, metavar="MIB",
+                   help="memory a student's process may use, in MiB (default: 2048)")
+    g.add_argument("--force", action="store_true", help="regrade every student, even unchanged ones")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run student code without the sandbox (when not root); it can then read everything "
+                        "you can: only for code you trust")
+    args = parser.parse_args(argv)
+
+    from autograder.engine import EngineError, grade   # imports torch: after --help
+
+    bar = None if args.quiet else Progress(sys.stderr)
+    try:
+        summary = grade(args.path, args.out, device=args.device, jobs=args.jobs, timeout=args.timeout,
+                        memory_mb=args.memory, force=args.force, progress=bar,
+                        sandbox=not args.unsafe_no_sandbox)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: students graded so far are kept; run again to finish", file=sys.stderr)
+        return 130
+    if bar:
+        bar.finish()
+    out = args.out
+    print(f"graded {len(summary.graded)} student(s), {len(summary.unchanged)} unchanged (not regraded), "
+          f"in {summary.seconds:.1f} s; gradebook: {out / 'gradebook.csv'}")
+    for line in summary.problems:
+        print(f"problem: {line}", file=sys.stderr)
+    return 1 if summary.problems or summary.failed else 0
+
+
+class Progress:
+    """``grading [#####.....] 12/30  alice 14/16`` on stderr (one line per student when not a terminal)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def __call__(self, done: int, total: int, last) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        text = f"grading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        if last:
+            name, score = last
+            text += f"  {name} " + (f"{score[0]:g}/{score[1]:g}" if score else "(failed)")
+        if self.tty:
+            self.stream.write("\r" + text[:120].ljust(120))
+        elif last or done == 0:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,568 @@
+"""The grader's side of the boundary: ``submission.rnn_cell(x, h, ...)`` in a hidden test.
+
+:class:`Session` holds one student's workers (one per device, started lazily
+from the zygote) and turns a call into a request:
+
+* arguments are pickled by :class:`_ArgPickler`: every tensor goes into a side
+  table (value, grad, requires_grad, Parameter-ness) so that sharing survives
+  (a model and ``list(model.parameters())`` name the same tensors in the
+  worker); generators are materialized; classes that the worker cannot import
+  (defined in a hidden test) are refused with a message for the test's author;
+* the reply is plain data (``protocol.unpack``).  The new state of every argument
+  the call changed is written back into the grader's own objects in place
+  (tensor values and ``.grad``, modules' training flags and replaced
+  parameters, optimizers' ``state_dict``), so a test reads ``model.weight``
+  after ``submission.train_step(model, ...)`` as it would in one process;
+* a returned tensor that requires grad is attached to the grader's inputs by
+  :class:`_Boundary`, a custom autograd Function whose backward asks the worker
+  for the vector-Jacobian product through the graph it kept, so
+  ``out.sum().backward(); x.grad`` works across the boundary.
+
+What cannot produce a result raises a :class:`CallFailed` (a BaseException, so
+a test's ``except Exception`` or ``pytest.raises(ValueError)`` cannot swallow
+it): missing code, timeouts, crashes.
+"""
+from __future__ import annotations
+
+import errno
+import io
+import os
+import pickle
+import select
+import shutil
+import signal
+import tempfile
+import time
+import types
+import zlib
+
+import torch
+
+from autograder.catalogue import CATALOGUE, LEVELS
+from autograder.engine import protocol, sandbox
+from autograder.engine.worker import stateful_objects
+
+OUTPUT_TAIL = 64 << 10     # bytes of a worker's stdout/stderr kept for the grader's log
+
+
+class CallFailed(BaseException):
+    """The call produced no result; ``status`` and ``str()`` go to the report."""
+    status = "error"
+
+
+class Missing(CallFailed):
+    status = "missing"
+
+
+class TimedOut(CallFailed):
+    status = "timed out"
+
+
+class Crashed(CallFailed):
+    status = "crashed"
+
+
+class BoundaryError(CallFailed):
+    """The hidden test passed something that cannot cross (a problem of the test, not the student)."""
+    status = "error"
+
+
+class _WorkerGone(Exception):
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
+# ------------------------------------------------------------------------------------------
+# One worker process
+# ------------------------------------------------------------------------------------------
+
+class WorkerHandle:
+    def __init__(self, client, spec: dict, start_timeout: float, rss_limit: int | None):
+        self.spec = spec
+        self.keeper, sock, self.out_r, self.status_r = client.spawn(spec)
+        self.sock = sock
+        self.chan = sock.fileno()
+        self.keeper_fd = os.pidfd_open(self.keeper)
+        self.worker_fd = None
+        self.reader = protocol.FrameReader(self.chan)
+        os.set_blocking(self.out_r, False)
+        self.output = bytearray()
+        self.output_bytes = 0
+        self.seq = 0
+        self.alive = True
+        self.rss_limit = rss_limit
+        self.rss_base = 0
+        self.next_rss = 0.0
+        self.loaded: set[tuple[str, str]] = set()
+        self.status_buf = b""
+        line = self._status_line(start_timeout)
+        if not line.startswith("P") or not line[1:].isdigit():
+            self.kill()
+            raise _WorkerGone(f"the worker could not start ({line[1:].strip() or 'no answer'})")
+        self.worker_pid = int(line[1:])
+        try:
+            self.worker_fd = os.pidfd_open(self.worker_pid)
+        except OSError:
+            pass
+        header, values = self.receive(time.monotonic() + start_timeout)
+        if "error" in values:
+            self.kill()
+            raise _WorkerGone(str(values["error"]))
+        if rss_limit is not None:
+            self.rss_base = sandbox.tree_rss(self.worker_pid)
+
+    # -- I/O ------------------------------------------------------------------------------
+    def _status_line(self, timeout: float) -> str:
+        """The keeper's next report: "P<worker pid>", then "S<wait status>" (or "E<error>")."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.status_buf:
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([self.status_r], [], [], max(left, 0))
+            chunk = os.read(self.status_r, 1024) if r else b""
+            if not chunk:
+                break
+            self.status_buf += chunk
+        line, _, self.status_buf = self.status_buf.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def _drain(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        self.output_bytes += len(chunk)
+        self.output += chunk
+        if len(self.output) > OUTPUT_TAIL:
+            del self.output[:-OUTPUT_TAIL]
+
+    def _watch(self) -> None:
+        """CUDA workers have no RLIMIT_AS: watch their resident memory from here instead."""
+        if self.rss_limit is None or time.monotonic() < self.next_rss:
+            return
+        self.next_rss = time.monotonic() + 0.25
+        if sandbox.tree_rss(self.worker_pid) - self.rss_base > self.rss_limit:
+            self.kill()
+            raise _WorkerGone(f"it used more than {self.rss_limit >> 20} MiB of memory")
+
+    def send(self, msg: dict, deadline: float) -> int:
+        self.seq += 1
+        msg["id"] = self.seq
+        body = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        data = memoryview(protocol._HEADER.pack(len(body) + 1) + b"P" + body)
+        while data:
+            try:
+                n = os.write(self.chan, data)
+                data = data[n:]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                if exc.errno in (errno.EPIPE, errno.ECONNRESET):
+                    raise _WorkerGone(self.death()) from None
+                raise
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            # The worker is busy (or stuck): keep draining its output while we wait to write.
+            r, _, _ = select.select([self.out_r], [self.chan], [], 0.2)
+            if r:
+                self._drain(self.out_r)
+            self._watch()
+        return self.seq
+
+    def receive(self, deadline: float, want: int = 0):
+        while True:
+            try:
+                tag, body = self.reader.read(deadline, [self.out_r], self._drain, self._watch)
+            except EOFError:
+                raise _WorkerGone(self.death()) from None
+            except protocol.ProtocolError as exc:
+                self.kill()
+                raise _WorkerGone(f"it sent an unreadable message ({exc})") from None
+            if tag != b"J":
+                self.kill()
+                raise _WorkerGone("it sent an unreadable message")
+            try:
+                header, values, by_blob = protocol.unpack(body, torch.cuda.is_available())
+            except protocol.ProtocolError as exc:
+                self.kill()
+                raise _WorkerGone(f"it sent an unreadable message ({exc})") from None
+            if header.get("id") == want:
+                self.last_blobs = by_blob
+                return header, values
+            # A stale answer (or a forged one from a process the student forked): ignore it.
+
+    def request(self, msg: dict, timeout: float):
+        deadline = time.monotonic() + timeout
+        want = self.send(msg, deadline)
+        return self.receive(deadline, want)
+
+    # -- life and death ---------------------------------------------------------------------
+    def death(self) -> str:
+        """Why the worker died, from its keeper's report."""
+        self.alive = False
+        line = self._status_line(2.0)
+        status = int(line[1:]) if line.startswith("S") and line[1:].isdigit() else None
+        self.kill()
+        if status is None:
+            return "it stopped answering"
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            name = signal.Signals(sig).name if sig in signal.valid_signals() else str(sig)
+            why = {signal.SIGXCPU: "it used up its CPU time", signal.SIGSEGV: "a segmentation fault",
+                   signal.SIGKILL: "it was killed (out of memory?)", signal.SIGXFSZ: "it wrote too large a file",
+                   signal.SIGABRT: "it aborted"}.get(sig, "")
+            return f"killed by {name}" + (f": {why}" if why else "")
+        code = os.WEXITSTATUS(status)
+        return f"it exited with code {code} (sys.exit, os._exit or a fatal error)"
+
+    def kill(self) -> None:
+        self.alive = False
+        for fd in (self.worker_fd, self.keeper_fd):
+            if fd is not None:
+                try:
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            os.killpg(self.keeper, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.kill()
+        for fd in (self.out_r, self.status_r, self.worker_fd, self.keeper_fd):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.sock.close()
+
+
+# ------------------------------------------------------------------------------------------
+# Arguments: grader -> worker
+# ------------------------------------------------------------------------------------------
+
+ALLOWED_ROOTS = {"torch", "builtins", "collections", "copyreg", "math", "functools", "operator",
+                 "_operator", "_collections", "numbers", "enum", "typing", "_codecs", "copy"}
+
+
+class _ArgPickler(pickle.Pickler):
+    def __init__(self, buf, table: list):
+        super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
+        self.table = table
+        self.index: dict[int, int] = {}
+
+    def persistent_id(self, obj):
+        if isinstance(obj, torch.Tensor):
+            if id(obj) not in self.index:
+                self.index[id(obj)] = len(self.table)
+                self.table.append(obj)
+            return self.index[id(obj)]
+        return None
+
+    def reducer_override(self, obj):
+        if isinstance(obj, types.GeneratorType) or type(obj).__name__.endswith("iterator"):
+            return iter, (list(obj),)     # model.parameters(): send the list, the worker gets an iterator
+        if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)):
+            module = getattr(obj, "__module__", None) or ""
+            if module.split(".")[0] not in ALLOWED_ROOTS:
+                raise BoundaryError(
+                    f"the test passed {module}.{getattr(obj, '__qualname__', obj)} to the submission: only "
+                    "objects of torch's and Python's own classes can cross to the worker (no classes or lambdas "
+                    "defined in a hidden test; see docs/authoring.md)")
+        return NotImplemented
+
+
+def _pickle_call(args: tuple, kwargs: dict) -> tuple[bytes, bytes, list]:
+    table: list[torch.Tensor] = []
+    buf = io.BytesIO()
+    try:
+        _ArgPickler(buf, table).dump((args, kwargs))
+    except BoundaryError:
+        raise
+    except Exception as exc:
+        raise BoundaryError(f"the test's arguments cannot be sent to the submission: {exc}") from None
+    rows = [(t.detach(), isinstance(t, torch.nn.Parameter), t.requires_grad,
+             None if t.grad is None else t.grad.detach()) for t in table]
+    tbuf = io.BytesIO()
+    torch.save(rows, tbuf)
+    return buf.getvalue(), tbuf.getvalue(), table
+
+
+# ------------------------------------------------------------------------------------------
+# Results and state: worker -> grader
+# ------------------------------------------------------------------------------------------
+
+def _bad(what: str) -> BaseException:
+    return protocol.rebuild_exception("RuntimeError", [], [what])
+
+
+def _apply_mutations(table: list, stateful: list, values: dict) -> None:
+    """Write the worker's changes to the arguments into the grader's own objects, in place."""
+    mut, mods, opts = values.get("mut"), values.get("mods"), values.get("opts")
+    if type(mut) is not list or type(mods) is not list or type(opts) is not list:
+        raise Crashed("the worker sent an unreadable answer")
+    with torch.no_grad():
+        for entry in mut:
+            i = entry.get("i") if type(entry) is dict else None
+            if type(i) is not int or not 0 <= i < len(table):
+                raise Crashed("the worker sent an unreadable answer")
+            t = table[i]
+            v, g = entry.get("v"), entry.get("g")
+            try:
+                if type(v) is torch.Tensor:
+                    if v.shape == t.shape and v.dtype == t.dtype and v.device == t.device:
+                        t.copy_(v)
+                    else:
+                        t.data = v
+                if entry.get("gclear") is True:
+                    t.grad = None
+                if type(g) is torch.Tensor:
+                    t.grad = g
+                if type(entry.get("rg")) is bool and t.is_leaf:
+                    t.requires_grad_(entry["rg"])
+            except RuntimeError as exc:
+                raise _bad(f"your code changed an argument in a way that cannot be copied back ({exc})") from None
+    modules = [o for o in stateful if isinstance(o, torch.nn.Module)]
+    optimizers = [o for o in stateful if not isinstance(o, torch.nn.Module)]
+    for module, state in zip(modules, mods):
+        if type(state) is not dict:
+            continue
+        subs = dict(module.named_modules())
+        for pair in state.get("training") or []:
+            if type(pair) is list and len(pair) == 2 and pair[0] in subs and type(pair[1]) is bool:
+                subs[pair[0]].training = pair[1]
+        named = dict(module.named_parameters())
+        named.update(dict(module.named_buffers()))
+        for pair in state.get("swapped") or []:
+            if type(pair) is list and len(pair) == 2 and pair[0] in named and type(pair[1]) is torch.Tensor:
+                with torch.no_grad():
+                    named[pair[0]].data = pair[1]
+    for opt, state in zip(optimizers, opts):
+        if type(state) is dict:
+            try:
+                opt.load_state_dict(state)
+            except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+                raise _bad(f"your code left the optimizer in a state that cannot be copied back ({exc})") from None
+
+
+def _replace(obj, mapping: dict):
+    if isinstance(obj, torch.Tensor):
+        return mapping.get(id(obj), obj)
+    if type(obj) is list:
+        return [_replace(v, mapping) for v in obj]
+    if type(obj) is tuple:
+        return tuple(_replace(v, mapping) for v in obj)
+    if type(obj) is dict:
+        return {k: _replace(v, mapping) for k, v in obj.items()}
+    return obj
+
+
+class _Link:
+    """What a backward() through a returned tensor needs: which worker, which call, which inputs."""
+
+    def __init__(self, session, handle, call_id: int, outputs: list, inputs: list):
+        self.session, self.handle, self.call_id = session, handle, call_id
+        self.outputs, self.inputs = outputs, inputs
+
+
+class _Boundary(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, link, *inputs):
+        ctx.link = link
+        ctx.set_materialize_grads(False)
+        return tuple(link.outputs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return (None, *ctx.link.session.vjp(ctx.link, grads))
+
+
+# ------------------------------------------------------------------------------------------
+# One student
+# ------------------------------------------------------------------------------------------
+
+def level_of(day: str, name: str) -> str | None:
+    return next((lv for lv in LEVELS if name in CATALOGUE[day][lv]), None)
+
+
+class Session:
+    """One student's code and workers, for the duration of one pytest run."""
+
+    def __init__(self, client, code, options):
+        self.client = client
+        self.code = code                  # extract.StudentCode
+        self.opt = options                # engine.Options
+        self.workers: dict[str, WorkerHandle] = {}
+        self.load_errors: dict[tuple[str, str], str] = {}
+        self.functions: dict[tuple[str, str], bool] = {}     # (day, level) loaded -> names found
+        self.timed_out: dict[tuple[str, str], str] = {}
+        self.device = "cpu"
+        self.calls_in_test = 0
+        # Without the sandbox there is no private /tmp: the workers share a throw-away folder.
+        self.workdir = "" if options.sandbox else tempfile.mkdtemp(prefix="rnnkit-worker-")
+
+    # -- called by the pytest plugin --------------------------------------------------------
+    def begin_test(self, device: str) -> None:
+        self.device = device
+        self.calls_in_test = 0
+
+    def close(self) -> None:
+        for handle in self.workers.values():
+            handle.close()
+        self.workers.clear()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- workers ----------------------------------------------------------------------------
+    def _worker(self, device: str) -> WorkerHandle:
+        handle = self.workers.get(device)
+        if handle is not None and handle.alive:
+            return handle
+        if handle is not None:
+            handle.close()
+        cuda = device == "cuda"
+        handle = WorkerHandle(self.client, self.opt.worker_spec(cuda, self.workdir), 120.0 if cuda else 30.0,
+                              self.opt.memory_bytes if cuda else None)
+        self.workers[device] = handle
+        handle.request({"op": "files", "files": self.code.worker_files()}, 30.0)
+        return handle
+
+    def _drop(self, device: str) -> None:
+        handle = self.workers.pop(device, None)
+        if handle is not None:
+            handle.close()
+
+    def _ensure_loaded(self, device: str, day: str) -> WorkerHandle:
+        """A live worker on ``device`` with every loadable level of ``day`` imported."""
+        while True:
+            try:
+                handle = self._worker(device)
+            except _WorkerGone as exc:
+                raise Crashed(f"the process that runs your code could not start: {exc.why}") from None
+            for level in LEVELS:
+                if not self.code.has(day, level) or (day, level) in self.load_errors \
+                        or (day, level) in handle.loaded:
+                    continue
+                source = self.code.source_name(day, level)
+                try:
+                    header, values = handle.request(
+                        {"op": "load", "day": day, "level": level, "names": list(CATALOGUE[day][level])},
+                        self.opt.timeout)
+                except TimeoutError:
+                    self.load_errors[(day, level)] = (
+                        f"importing {source} did not finish within {self.opt.timeout:g} s "
+                        "(code outside functions runs at import: move demos out of it)")
+                    self._drop(device)
+                    break
+                except _WorkerGone as exc:
+                    self.load_errors[(day, level)] = f"importing {source} crashed the process ({exc.why})"
+                    self._drop(device)
+                    break
+                handle.loaded.add((day, level))
+                if "error" in values:
+                    self.load_errors[(day, level)] = self.code.describe_error(day, level, values["error"],
+                                                                              header.get("line"))
+                else:
+                    found = header.get("functions")
+                    self.functions[(day, level)] = [n for n in found if type(n) is str] \
+                        if type(found) is list else []
+            else:
+                return handle
+
+    # -- a call -----------------------------------------------------------------------------
+    def call(self, day: str, name: str, args: tuple, kwargs: dict):
+        level = level_of(day, name)
+        if not self.code.has(day, level):
+            raise Missing(self.code.missing_message(day, level))
+        if (day, name) in self.timed_out:
+            raise TimedOut(f"not run: {name} ran out of time in an earlier test ({self.timed_out[(day, name)]})")
+        self.calls_in_test += 1
+        seed = zlib.crc32(f"{torch.initial_seed()}:{self.calls_in_test}".encode())
+        grad = torch.is_grad_enabled()
+        stateful = stateful_objects(args, kwargs)
+        blob, table_blob, table = _pickle_call(args, kwargs)
+        device = "cuda" if self.device == "cuda" or any(t.is_cuda for t in table) else "cpu"
+        handle = self._ensure_loaded(device, day)
+        if (day, level) in self.load_errors:
+            raise Missing(self.load_errors[(day, level)])
+        if name not in self.functions.get((day, level), ()):
+            raise Missing(self.code.function_problem(day, level, name)
+                          or f"{self.code.source_name(day, level)} defines no function {name}")
+        req = {"op": "call", "day": day, "fn": name, "seed": seed, "grad": grad, "args": blob, "table": table_blob}
+        try:
+            header, values = handle.request(req, self.opt.timeout)
+        except TimeoutError:
+            self._drop(device)
+            why = f"{name} did not return within {self.opt.timeout:g} s"
+            self.timed_out[(day, name)] = why
+            raise TimedOut(f"{why}: stopped (an endless loop, or far too slow?)") from None
+        except _WorkerGone as exc:
+            self._drop(device)
+            raise Crashed(f"the process running your {name} died: {exc.why}") from None
+        _apply_mutations(table, stateful, values)
+        result = values.get("result")
+        if header.get("failed") is True:
+            if isinstance(result, BaseException) and protocol.from_submission(result):
+                raise result
+            raise Crashed("the worker sent an unreadable answer")
+        graph = header.get("graph")
+        inputs = [t for t in table if t.requires_grad]
+        if grad and inputs and type(graph) is list and graph:
+            outputs = [handle.last_blobs.get(b) for b in graph if type(b) is int]
+            outputs = [t for t in outputs if type(t) is torch.Tensor and (t.is_floating_point() or t.is_complex())]
+            if outputs:
+                link = _Link(self, handle, header["id"], outputs, inputs)
+                attached = _Boundary.apply(link, *inputs)
+                result = _replace(result, {id(o): a for o, a in zip(outputs, attached)})
+        return result
+
+    def vjp(self, link: _Link, grads: tuple) -> list:
+        handle = link.handle
+        if not handle.alive or self.workers.get("cuda" if handle.spec["cuda"] else "cpu") is not handle:
+            raise Crashed("the gradient of your result is gone: the process that computed it was restarted")
+        buf = io.BytesIO()
+        torch.save([None if g is None else g.detach() for g in grads], buf)
+        try:
+            header, values = handle.request({"op": "vjp", "call": link.call_id, "grads": buf.getvalue()},
+                                            self.opt.timeout)
+        except TimeoutError:
+            self._drop("cuda" if handle.spec["cuda"] else "cpu")
+            raise TimedOut(f"the backward pass through your code did not finish within {self.opt.timeout:g} s") \
+                from None
+        except _WorkerGone as exc:
+            self._drop("cuda" if handle.spec["cuda"] else "cpu")
+            raise Crashed(f"the backward pass through your code crashed: {exc.why}") from None
+        if "error" in values:
+            err = values["error"]
+            raise err if protocol.from_submission(err) else Crashed("the worker sent an unreadable answer")
+        got = values.get("grads")
+        if type(got) is not list or len(got) != len(link.inputs):
+            raise Crashed("the worker sent an unreadable answer")
+        out = []
+        for g, x in zip(got, link.inputs):
+            if g is not None and (type(g) is not torch.Tensor or g.shape != x.shape or g.dtype != x.dtype
+                                  or g.device != x.device):
+                raise _bad("the gradient your code produced does not match its input's shape, dtype or device")
+            out.append(g)
+        return out
+
+
+class Namespace:
+    """``submission`` in a hidden test: one attribute per catalogue function of the day."""
+
+    def __init__(self, session: Session, day: str):
+        self._session, self._day = session, day
+
+    def __getattr__(self, name: str):
+        if name.startswith("_") or level_of(self._day, name) is None:
+            raise AttributeError(name)
+        session, day = self._session, self._day
+
+        def remote(*args, **kwargs):
+            return session.call(day, name, args, kwargs)
+
+        remote.__name__ = remote.__qualname__ = name
+        return remote

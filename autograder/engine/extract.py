@@ -1,0 +1,397 @@
+"""What a TA points the engine at, and the code each student submitted.
+
+* :func:`discover` reads a target: a class in nbgrader's layout
+  (``submitted/<student>/<day>/``), one student's folder, one day folder, or one
+  file, and says which (day, level) pairs it covers.
+* :func:`read_student` finds, per level, the file to grade: ``<level>.py`` or
+  ``<day>_<level>.ipynb``.  From a notebook it keeps only what defines things
+  (imports, functions, classes, simple constants), found by parsing the code
+  cells with ``ast``, never by trusting cell metadata the student can edit; demos,
+  ``check()`` calls and magics are never run.  When both forms are there, the
+  one that differs from the release version is graded, and the notes say so.
+
+All of this runs in the grader, on untrusted files: sizes are capped before
+reading, symbolic links are refused (a link to ``solutions/`` would otherwise be
+graded as the student's code), nothing is executed.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+
+MAX_PY = 1 << 20          # bytes of a .py exercise file
+MAX_NOTEBOOK = 32 << 20   # bytes of a notebook (plots are embedded in them)
+SILENT = {"checking.py", "public_tests.py", ".ipynb_checkpoints", "__pycache__", ".DS_Store"}
+
+
+class TargetError(Exception):
+    """The path given to ``grade`` is not something the engine can grade."""
+
+
+@dataclass
+class StudentRef:
+    name: str
+    root: Path | None                                            # hashed for the resume check
+    files: dict[str, list[Path]] = field(default_factory=dict)   # day -> candidate files
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Target:
+    kind: str                              # "class", "student" or "file"
+    root: Path                             # what the worker must not see (the class, or the student)
+    students: list[StudentRef]
+    scope: list[tuple[str, str]]           # (day, level) graded, in teaching order
+
+
+def _is_day(name: str) -> bool:
+    return name in DAYS
+
+
+def _dir_entries(folder: Path) -> list[os.DirEntry]:
+    try:
+        return sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return []
+
+
+def _student(name: str, folder: Path) -> StudentRef:
+    ref = StudentRef(name, folder)
+    days = [e for e in _dir_entries(folder) if e.is_dir(follow_symlinks=False) and _is_day(e.name)]
+    for e in days:
+        ref.files[e.name] = [Path(f.path) for f in _dir_entries(Path(e.path))]
+    if not days:
+        others = [e.name for e in _dir_entries(folder) if not e.name.startswith(".")][:5]
+        ref.notes.append(f"no {' or '.join(d + '/' for d in DAYS)} folder in your submission"
+                         + (f" (found: {', '.join(others)})" if others else " (it is empty)"))
+    return ref
+
+
+def discover(path: Path) -> Target:
+    path = Path(path).absolute()
+    if not path.exists() and not path.is_symlink():
+        raise TargetError(f"{path} does not exist")
+    if path.is_symlink():
+        raise TargetError(f"{path} is a symbolic link: give the real path")
+    if path.is_file():
+        return _file_target(path)
+    if (path / "submitted").is_dir():
+        path = path / "submitted"
+    entries = [e for e in _dir_entries(path) if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")]
+    if _is_day(path.name):
+        ref = StudentRef(path.parent.name, path, {path.name: [Path(f.path) for f in _dir_entries(path)]})
+        return Target("student", path, [ref], [(path.name, lv) for lv in LEVELS])
+    if any(_is_day(e.name) for e in entries):
+        ref = _student(path.name, path)
+        return Target("student", path, [ref], [(d, lv) for d in DAYS if d in ref.files for lv in LEVELS])
+    students = [_student(e.name, Path(e.path)) for e in entries]
+    days = sorted({d for s in students for d in s.files}, key=DAYS.index)
+    if not days:
+        raise TargetError(
+            f"{path} does not look like a class (submitted/<student>/{DAYS[0]}/...), a student's folder "
+            f"(<student>/{DAYS[0]}/...) or an exercise file: no {DAYS[0]}/ or {DAYS[1]}/ folder found in it")
+    return Target("class", path, students, [(d, lv) for d in days for lv in LEVELS])
+
+
+def _file_target(path: Path) -> Target:
+    day = path.parent.name if _is_day(path.parent.name) else None
+    level = None
+    m = re.fullmatch(r"(day\d+)_(\w+)\.ipynb", path.name)
+    if m:
+        day, level = day or m.group(1), m.group(2)
+    elif path.suffix == ".py":
+        level = path.stem
+    if day not in DAYS or level not in LEVELS:
+        raise TargetError(
+            f"cannot tell which exercise {path.name} is: grade a file named <level>.py inside a "
+            f"{DAYS[0]}/ or {DAYS[1]}/ folder, or <day>_<level>.ipynb (levels: {', '.join(LEVELS)})")
+    name = path.parent.parent.name if _is_day(path.parent.name) else path.stem
+    ref = StudentRef(name, None, {day: [path]})
+    return Target("file", path, [ref], [(day, level)])
+
+
+def submission_hash(ref: StudentRef) -> str:
+    """Content hash of everything the student submitted (a changed byte means regrade)."""
+    h = hashlib.sha256()
+    if ref.root is None:
+        paths = [p for files in ref.files.values() for p in files]
+    else:   # every file, links not followed
+        paths = sorted(Path(top, n) for top, dirs, names in os.walk(ref.root) for n in dirs + names)
+    for p in paths:
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        h.update(f"{os.path.relpath(p, ref.root or p.parent)}\0{st.st_size}\0{stat.S_IFMT(st.st_mode)}\0".encode())
+        if stat.S_ISREG(st.st_mode):
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------
+# Reading files
+# ------------------------------------------------------------------------------------------
+
+def _read_text(path: Path, limit: int) -> str:
+    """The file's text, or a :class:`ValueError` whose message is written for the student."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == 40:   # ELOOP
+            raise ValueError(f"{path.name} is a symbolic link, not a file: submit the file itself") from None
+        raise ValueError(f"{path.name} could not be opened ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        if st.st_size > limit:
+            raise ValueError(f"{path.name} is {st.st_size / 2**20:.1f} MiB: far too large for an exercise file "
+                             f"(the limit is {limit >> 20} MiB); submit the exercise file only")
+        data = f.read(limit + 1)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+                         "save it with UTF-8 encoding") from None
+
+
+def catalogue_defs(source: str, names) -> dict[str, str] | None:
+    """{function name: its AST dump} for the catalogue functions a source defines (None if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return {n.name: ast.dump(n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names}
+
+
+_SIMPLE_CALL_ROOTS = {"torch", "math", "nn", "F", "float", "int", "tuple", "frozenset", "range", "dict", "list"}
+
+
+def _simple(node: ast.AST, depth: int = 0) -> bool:
+    """A constant-like value: literals, names, attributes, arithmetic, torch.float64, torch.device("cpu")."""
+    if depth > 20:
+        return False
+    rec = lambda n: _simple(n, depth + 1)  # noqa: E731
+    if isinstance(node, (ast.Constant, ast.Name)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return rec(node.value)
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return all(rec(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(k is None or rec(k) for k in node.keys) and all(rec(v) for v in node.values)
+    if isinstance(node, ast.UnaryOp):
+        return rec(node.operand)
+    if isinstance(node, ast.BinOp):
+        return rec(node.left) and rec(node.right)
+    if isinstance(node, ast.Call):
+        root = node.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        return isinstance(root, ast.Name) and root.id in _SIMPLE_CALL_ROOTS and \
+            all(rec(a) for a in node.args) and all(rec(k.value) for k in node.keywords)
+    return False
+
+
+def _keep(node: ast.stmt) -> bool:
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, ast.Assign):
+        return all(isinstance(t, ast.Name) for t in node.targets) and _simple(node.value)
+    if isinstance(node, ast.AnnAssign):
+        return isinstance(node.target, ast.Name) and (node.value is None or _simple(node.value))
+    return False
+
+
+@dataclass
+class NotebookCode:
+    source: str
+    line_map: list[tuple[int, int]]          # line of ``source`` (1-based, index - 1) -> (cell, line)
+    problems: dict[str, str]                 # catalogue function -> why its cell was not used
+
+
+def notebook_code(text: str, filename: str, names) -> NotebookCode:
+    """The definitions of a notebook's code cells, as one module."""
+    try:
+        nb = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{filename} is not a readable notebook (it is not valid JSON: {exc})") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError(f"{filename} is not a Jupyter notebook (it has no list of cells)")
+    future, body, line_map, future_map, problems = [], [], [], [], {}
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        if isinstance(src, list):
+            src = "".join(s for s in src if isinstance(s, str))
+        if not isinstance(src, str):
+            continue
+        # IPython magics and shell escapes are not Python: blank them (line numbers stay).
+        lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in src.split("\n")]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            for name in re.findall(r"^def\s+(\w+)", src, re.M):
+                if name in names:
+                    where = f"line {exc.lineno} of that cell: " if getattr(exc, "lineno", None) else ""
+                    problems[name] = f"the cell of {filename} that defines {name} (cell {number}) has a " \
+                                     f"syntax error ({where}{getattr(exc, 'msg', exc)})"
+            continue
+        for node in tree.body:
+            if not _keep(node):
+                continue
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            chunk = lines[first - 1:node.end_lineno]
+            target, tmap = (future, future_map) if isinstance(node, ast.ImportFrom) and \
+                node.module == "__future__" else (body, line_map)
+            target.extend(chunk)
+            tmap.extend((number, first + i) for i in range(len(chunk)))
+    for name in list(problems):
+        if catalogue_defs("\n".join(body), [name]):
+            del problems[name]        # a later cell defines it after all
+    return NotebookCode("\n".join(future + body) + "\n", future_map + line_map, problems)
+
+
+# ------------------------------------------------------------------------------------------
+# A student's code
+# ------------------------------------------------------------------------------------------
+
+@dataclass
+class LevelCode:
+    filename: str                                # the file graded, as the student named it
+    source: str                                  # written to <level>.py in the worker
+    line_map: list | None = None                 # notebooks: module line -> (cell, line)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StudentCode:
+    name: str
+    levels: dict[tuple[str, str], LevelCode] = field(default_factory=dict)
+    unusable: dict[tuple[str, str], str] = field(default_factory=dict)    # why a level has no code
+    notes: list[str] = field(default_factory=list)
+    public: dict[str, dict[str, str]] = field(default_factory=dict)      # day -> shipped helper files
+
+    def has(self, day: str, level: str) -> bool:
+        return (day, level) in self.levels
+
+    def source_name(self, day: str, level: str) -> str:
+        return self.levels[(day, level)].filename if (day, level) in self.levels else f"{level}.py"
+
+    def missing_message(self, day: str, level: str) -> str:
+        return self.unusable.get((day, level)) or \
+            f"no {level}.py or {day}_{level}.ipynb in your {day} submission"
+
+    def function_problem(self, day: str, level: str, name: str) -> str | None:
+        code = self.levels.get((day, level))
+        return code.problems.get(name) if code else None
+
+    def worker_files(self) -> dict[str, dict[str, str]]:
+        files = {}
+        for (day, level), code in self.levels.items():
+            files.setdefault(day, dict(self.public.get(day, {})))[f"{level}.py"] = code.source
+        return files
+
+    def describe_error(self, day: str, level: str, exc: BaseException, line) -> str:
+        code = self.levels[(day, level)]
+        where = ""
+        if type(line) is int and line > 0:
+            if code.line_map is None:
+                where = f" (line {line})"
+            elif line <= len(code.line_map):
+                cell, cell_line = code.line_map[line - 1]
+                where = f" (cell {cell}, line {cell_line})"
+        return f"{code.filename} could not be loaded: {type(exc).__name__}: {exc}{where}"
+
+
+def _release(kit: Path, day: str, level: str, names) -> dict | None:
+    path = kit / "exercises" / day / f"{level}.py"
+    try:
+        return catalogue_defs(path.read_text(encoding="utf-8"), names)
+    except OSError:
+        return None
+
+
+def _public_files(kit: Path, day: str) -> dict[str, str]:
+    """The helper modules shipped beside the exercises (public; student code imports them)."""
+    out = {}
+    for name, candidates in (("checking.py", [kit / "exercises" / day / "checking.py", kit / "solutions" / "checking.py"]),
+                             ("public_tests.py", [kit / "exercises" / day / "public_tests.py",
+                                                  kit / "solutions" / day / "public_tests.py"])):
+        for path in candidates:
+            if path.is_file():
+                out[name] = path.read_text(encoding="utf-8")
+                break
+    return out
+
+
+def read_student(ref: StudentRef, scope: list[tuple[str, str]], kit: Path) -> StudentCode:
+    code = StudentCode(ref.name, notes=list(ref.notes))
+    for day in sorted({d for d, _ in scope}, key=DAYS.index):
+        code.public[day] = _public_files(kit, day)
+        files = ref.files.get(day)
+        if files is None:
+            for d, level in scope:
+                if d == day:
+                    code.unusable[(day, level)] = f"no {day}/ folder in your submission"
+            continue
+        levels = [lv for d, lv in scope if d == day]
+        expected = {f"{lv}.py": lv for lv in LEVELS} | {f"{day}_{lv}.ipynb": lv for lv in LEVELS}
+        found: dict[str, dict[str, Path]] = {}
+        for path in files:
+            lv = expected.get(path.name)
+            if lv is None:
+                if path.name not in SILENT and path.suffix in (".py", ".ipynb"):
+                    code.notes.append(f"{day}: ignored {path.name}: not an exercise file name (expected "
+                                      f"{', '.join(f'{lv}.py' for lv in LEVELS)} or {day}_<level>.ipynb)")
+                continue
+            found.setdefault(lv, {})["nb" if path.suffix == ".ipynb" else "py"] = path
+        for level in levels:
+            _read_level(code, day, level, found.get(level, {}), kit)
+    return code
+
+
+def _read_level(code: StudentCode, day: str, level: str, forms: dict[str, Path], kit: Path) -> None:
+    names = CATALOGUE[day][level]
+    texts, errors = {}, {}
+    for form, path in forms.items():
+        try:
+            text = _read_text(path, MAX_NOTEBOOK if form == "nb" else MAX_PY)
+            if form == "nb":
+                nb = notebook_code(text, path.name, names)
+                texts[form] = LevelCode(path.name, nb.source, nb.line_map, nb.problems)
+            else:
+                texts[form] = LevelCode(path.name, text)
+        except ValueError as exc:
+            errors[form] = str(exc)
+    if not texts:
+        if errors:
+            code.unusable[(day, level)] = "; ".join(errors.values())
+        return
+    for form, msg in errors.items():
+        code.notes.append(f"{day}: {msg}")
+    if len(texts) == 1:
+        chosen = next(iter(texts.values()))
+    else:
+        release = _release(kit, day, level, names)
+        untouched = {f: release is not None and catalogue_defs(t.source, names) == release for f, t in texts.items()}
+        if untouched["py"] and not untouched["nb"]:
+            chosen, why = texts["nb"], f"{texts['py'].filename} is the unchanged release file"
+        elif untouched["nb"] and not untouched["py"]:
+            chosen, why = texts["py"], f"{texts['nb'].filename} has the unchanged release code"
+        else:
+            chosen, why = texts["py"], f"{texts['nb'].filename} was submitted too; the .py file wins"
+        code.notes.append(f"{day}: graded {chosen.filename} ({why})")
+    code.levels[(day, level)] = chosen

@@ -1,0 +1,130 @@
+"""What the engine writes: per student results.json (Gradescope) and feedback.md, per class gradebook.csv.
+
+Everything here is a pure function of the test rows, so grading the same class
+twice writes the same bytes: no times, no paths of the grading machine, rows in
+suite order, stable number formatting.  Files are replaced atomically.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+
+RESULTS, FEEDBACK, STATE, GRADEBOOK = "results.json", "feedback.md", ".state.json", "gradebook.csv"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _num(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else round(float(x), 4)
+
+
+def _title(row) -> str:
+    base = row.test.split("[")[0].removeprefix("test_").removeprefix(row.exercise + "_").replace("_", " ")
+    return f"{row.day} {row.exercise}: {base or row.exercise} [{row.device}]"
+
+
+def results(student: str, rows, notes: list[str], devices: list[str], gpu_note: str) -> dict:
+    tests = []
+    for row in rows:
+        ran = row.status != "not run"
+        tests.append({
+            "name": _title(row),
+            "score": _num(row.points if row.status == "passed" else 0),
+            "max_score": _num(row.points if ran else 0),
+            "output": row.message if row.status != "passed" else "passed",
+            "visibility": "visible",
+            "status": row.status,
+            "exercise": row.exercise,
+            "day": row.day,
+            "level": row.level,
+            "device": row.device,
+            "test": row.test,
+        })
+    score = sum(t["score"] for t in tests)
+    max_score = sum(t["max_score"] for t in tests)
+    summary = [f"{student}: {_num(score)} / {_num(max_score)} points.", gpu_note, *notes]
+    return {
+        "score": _num(score),
+        "max_score": _num(max_score),
+        "output": "\n".join(summary),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "student": student,
+        "devices": devices,
+        "gpu": gpu_note,
+        "notes": notes,
+        "tests": tests,
+    }
+
+
+def results_json(data: dict) -> str:
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def _quote(text: str) -> str:
+    return "\n".join("  > " + line if line.strip() else "  >" for line in text.splitlines())
+
+
+def feedback(data: dict) -> str:
+    out = [f"# Feedback: {data['student']}", "",
+           f"**Score: {data['score']} / {data['max_score']} points.** {data['gpu']}", ""]
+    if data["notes"]:
+        out += ["About your files:", ""] + [f"- {n}" for n in data["notes"]] + [""]
+    tests = data["tests"]
+    for day in DAYS:
+        for level in LEVELS:
+            for exercise in CATALOGUE[day][level]:
+                mine = [t for t in tests if t["day"] == day and t["exercise"] == exercise]
+                if not mine:
+                    continue
+                got = _num(sum(t["score"] for t in mine))
+                of = _num(sum(t["max_score"] for t in mine))
+                out += [f"## {day} {level}: {exercise} ({got} / {of} points)", ""]
+                for t in mine:
+                    name = t["name"].split(": ", 1)[-1]
+                    if t["status"] == "not run":
+                        out.append(f"- {name}: not run. {t['output']}")
+                        continue
+                    out.append(f"- {name}: {t['status']}, {t['score']} / {t['max_score']}")
+                    if t["status"] != "passed":
+                        out.append(_quote(t["output"]))
+                out.append("")
+    unknown = [t for t in tests if t["exercise"] not in CATALOGUE.get(t["day"], {}).get(t["level"], ())]
+    for t in unknown:
+        out.append(f"- {t['name']}: {t['status']}, {t['score']} / {t['max_score']}")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def gradebook(out_dir: Path) -> str:
+    """student x exercise points, total and maximum, from every results.json under ``out_dir``."""
+    rows = {}
+    for entry in sorted(os.scandir(out_dir), key=lambda e: e.name):
+        path = Path(entry.path) / RESULTS
+        if entry.name.startswith(".") or not entry.is_dir() or not path.is_file():
+            continue
+        try:
+            rows[entry.name] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    columns = [(d, e) for d in DAYS for lv in LEVELS for e in CATALOGUE[d][lv]
+               if any(t.get("day") == d and t.get("exercise") == e for r in rows.values() for t in r["tests"])]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["student", *(f"{d} {e}" for d, e in columns), "total", "max"])
+    for student, data in rows.items():
+        cells = [_num(sum(t["score"] for t in data["tests"] if (t.get("day"), t.get("exercise")) == col))
+                 for col in columns]
+        w.writerow([student, *cells, data["score"], data["max_score"]])
+    return buf.getvalue()

@@ -1,0 +1,125 @@
+"""One student's hidden-suite run: pytest in the grader process, student code behind the boundary.
+
+The hidden suites and the reference solutions are imported here, in a grader
+process, never in a worker.  pytest is pinned to the kit (rootdir, ini file,
+conftest cut-off at the suites folder) and collects only the suite files named,
+so nothing beside a submission (a conftest.py, a pytest.ini) can take part.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from autograder.engine import protocol
+from autograder.engine.boundary import CallFailed, Namespace, Session
+
+
+@dataclass
+class Row:
+    """One test on one device, as the report shows it."""
+    nodeid: str
+    test: str
+    day: str
+    level: str
+    exercise: str
+    device: str
+    points: float
+    status: str           # passed, failed, not attempted, missing, timed out, crashed, not run, error
+    message: str
+
+
+class _Provider:
+    """Registered as the pytest plugin "rnnkit_submission"; the hidden conftest asks it for code."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def submission_for(self, day: str) -> Namespace:
+        return Namespace(self.session, day)
+
+
+def explain(exc: BaseException) -> tuple[str, str]:
+    """(status, learner-facing message) for the exception that ended a test; never a traceback."""
+    if isinstance(exc, CallFailed):
+        return exc.status, str(exc)
+    text = str(exc)[:protocol.MAX_TEXT]
+    if protocol.from_submission(exc):
+        if isinstance(exc, NotImplementedError):
+            return "not attempted", "not attempted yet" + (f" ({text})" if text else "")
+        return "failed", f"your code raised {type(exc).__name__}" + (f": {text}" if text else "")
+    if isinstance(exc, AssertionError):
+        return "failed", text or "a hidden check failed"
+    if type(exc).__name__ == "Failed":       # pytest.raises: "DID NOT RAISE <class 'ValueError'>"
+        return "failed", text.replace("DID NOT RAISE", "your code did not raise")
+    return "failed", f"the test could not use what your code returned ({type(exc).__name__}: {text})"
+
+
+class GradingPlugin:
+    def __init__(self, session: Session):
+        self.session = session
+        self.rows: list[Row] = []
+        self.errors: list[str] = []
+        self._current: Row | None = None
+
+    def pytest_configure(self, config):
+        config.pluginmanager.register(_Provider(self.session), "rnnkit_submission")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        device = getattr(item, "callspec", None) and item.callspec.params.get("device")
+        self.session.begin_test(str(device or "cpu"))
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.errors.append(f"could not collect {report.nodeid}: {str(report.longrepr).splitlines()[-1:]}")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        rep = outcome.get_result()
+        if call.when == "setup":
+            self._current = self._row(item)
+            self.rows.append(self._current)
+        row = self._current
+        if row is None or row.status not in ("passed", "pending"):
+            return
+        if rep.skipped and call.when == "setup":
+            reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+            row.status, row.message = "not run", reason.removeprefix("Skipped: ")
+        elif rep.failed:
+            exc = call.excinfo.value if call.excinfo else None
+            if call.when == "call" and exc is not None:
+                row.status, row.message = explain(exc)
+            else:   # a fixture or teardown broke: the grader's problem, not the student's
+                row.status = "error"
+                row.message = "internal grading error (not your fault): " + \
+                    (f"{type(exc).__name__}: {str(exc)[:300]}" if exc else "see the grader's log")
+                self.errors.append(f"{item.nodeid} ({call.when}): {row.message}")
+        elif call.when == "call" and rep.passed:
+            row.status = "passed"
+        elif call.when == "teardown" and row.status == "pending":
+            row.status, row.message = "error", "internal grading error (not your fault): the test did not run"
+
+    def _row(self, item) -> Row:
+        marker = item.get_closest_marker("grade")
+        path = Path(str(item.fspath))
+        device = getattr(item, "callspec", None) and item.callspec.params.get("device")
+        exercise, points = (marker.args[0], float(marker.kwargs.get("points", 1))) if marker and marker.args \
+            else ("?", 0.0)
+        if marker is None:
+            self.errors.append(f"{item.nodeid} has no @pytest.mark.grade marker: it counts for nothing")
+        return Row(item.nodeid, item.name, path.parent.name, path.stem.removeprefix("test_"), exercise,
+                   str(device or "cpu"), points, "pending", "")
+
+
+def run_suites(session: Session, files: list[Path], kit: Path, suites: Path, device: str) -> GradingPlugin:
+    plugin = GradingPlugin(session)
+    args = ["-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:stepwise", "--assert=plain",
+            "--import-mode=importlib", "--rootdir", str(kit), "-c", str(kit / "pyproject.toml"), "-o", "addopts=",
+            "--confcutdir", str(suites), "-W", "ignore", "--device", device, *map(str, files)]
+    code = pytest.main(args, plugins=[plugin])
+    if code not in (0, 1) and not plugin.errors:
+        plugin.errors.append(f"pytest stopped with exit code {int(code)}")
+    return plugin

@@ -1,0 +1,385 @@
+"""Processes and bookkeeping of a grading run.
+
+Process layout (every arrow is a fork)::
+
+    engine (main: torch imported, CUDA never touched, no hidden test ever imported)
+     ├─ zygote ── keeper ── worker        (one per student and device; sandboxed; PID 1 of its namespace)
+     └─ grader × JOBS                     (hidden suites + references, one student at a time)
+
+The main process discovers the class, takes the lock on the output folder,
+skips students whose submission and suites are unchanged since their last
+grading (content hashes in ``.state.json``), hands the others to the graders one
+by one (so any JOBS gives the same files), draws the progress bar, and writes
+the gradebook.  A grader writes a student's files atomically, the state file
+last: a ``kill -9`` anywhere loses at most the students being graded, who are
+graded again by the next run, exactly once.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import select
+import signal
+import site
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from autograder.engine import extract, report, sandbox, worker, zygote  # noqa: F401 - worker: in the zygote
+
+KIT = Path(__file__).resolve().parents[2]
+ENGINE_VERSION = "1"
+
+
+class EngineError(Exception):
+    """A problem with the grading run itself (bad target, busy output folder, no sandbox)."""
+
+
+@dataclass
+class Options:
+    kit: Path = KIT
+    suites: Path = KIT / "autograder" / "hidden"
+    device: str = "all"                 # what the TA asked for: cpu, cuda or all
+    cuda: bool = False                  # CUDA tests run (asked for and present)
+    timeout: float = 10.0               # seconds per call of a student function
+    memory_mb: int = 2048               # memory of one worker beyond its start
+    cpu_s: int = 600                    # CPU seconds of one worker
+    jobs: int = 1
+    sandbox: bool = True
+    hide: list[str] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)
+    uid: int = 61000                    # worker uid (one per grader slot)
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mb << 20
+
+    def worker_spec(self, cuda: bool, workdir: str = "") -> dict:
+        return {"sandbox": self.sandbox, "uid": self.uid, "cuda": cuda, "hide": self.hide, "keep": self.keep,
+                "tmp_bytes": 256 << 20, "unsafe_workdir": workdir,
+                "gpu_fraction": max(0.05, 0.8 / max(self.jobs, 1)),
+                "limits": {"cpu_s": self.cpu_s, "nproc": 64, "fsize": 16 << 20, "nofile": 256,
+                           "memory": self.memory_bytes}}
+
+
+@dataclass
+class Summary:
+    graded: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)      # grader broke: no files written, retried next run
+    problems: list[str] = field(default_factory=list)    # suite problems (not the students')
+    scores: dict[str, tuple[float, float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _python_paths(kit: Path) -> list[str]:
+    """Folders the worker must still read (the Python installation), even under a hidden folder."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages(),
+                  str(Path(torch.__file__).parents[1]), "/run/nvidia-persistenced", *sys.path}
+    kit, venv = os.path.realpath(kit), os.path.realpath(sys.prefix)
+    inside = lambda p, root: p == root or p.startswith(root.rstrip("/") + "/")  # noqa: E731
+    keep = set()
+    for p in filter(None, candidates):
+        p = os.path.realpath(p)
+        if not os.path.isdir(p) or inside(kit, p):      # the kit itself, or a folder above it
+            continue
+        if inside(p, kit) and not inside(p, venv):      # in the kit, only its virtual environment
+            continue
+        keep.add(p)
+    return sorted(keep)
+
+
+def _probe_cuda() -> tuple[bool, str]:
+    """CUDA available? Asked in a throw-away child: the engine process itself must never touch CUDA."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = torch.cuda.is_available() and torch.cuda.device_count() > 0
+            msg = json.dumps([ok, torch.cuda.get_device_name(0) if ok else ""])
+        except BaseException as exc:  # noqa: BLE001
+            msg = json.dumps([False, str(exc)[:200]])
+        os.write(w, msg.encode())
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 4096):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    try:
+        ok, name = json.loads(data)
+        return bool(ok), str(name)
+    except ValueError:
+        return False, ""
+
+
+def _hash_tree(h, root: Path) -> None:
+    if root.is_file():
+        h.update(root.read_bytes())
+        return
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+class _Lock:
+    def __init__(self, out: Path):
+        self.path = out / ".lock"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 100, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise EngineError(f"another grading run (pid {holder}) is writing to {out}: wait for it to "
+                              "finish, or grade into another --out folder") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
+class Engine:
+    """A zygote plus the means to grade: start once, grade any number of targets."""
+
+    def __init__(self, slots: int | None = None, sandbox_ok: bool = True):
+        torch.set_num_threads(1)
+        self.slots = slots or os.cpu_count() or 1
+        self.sandbox = sandbox_ok
+        if sandbox_ok:
+            why = sandbox.probe()
+            if why:
+                raise EngineError(f"cannot confine student code: {why}. Run as root on Linux, or pass "
+                                  "--unsafe-no-sandbox to run student code with the grader's rights "
+                                  "(only for code you trust)")
+        self._cuda: tuple[bool, str] | None = None
+        if len(os.listdir("/proc/self/task")) > 1:
+            print("warning: the engine process runs several threads; forking it may deadlock", file=sys.stderr)
+        self.zygote_pid, self.zsocks = zygote.start(self.slots)
+
+    def cuda(self) -> tuple[bool, str]:
+        if self._cuda is None:
+            self._cuda = _probe_cuda()
+        return self._cuda
+
+    def close(self) -> None:
+        for s in self.zsocks:
+            s.close()
+        try:
+            os.kill(self.zygote_pid, signal.SIGKILL)
+            os.waitpid(self.zygote_pid, 0)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------------------------------
+    def grade(self, target: Path, out: Path, *, device: str = "all", jobs: int | None = None,
+              timeout: float = 10.0, memory_mb: int = 2048, suites: Path | None = None, force: bool = False,
+              progress=None) -> Summary:
+        started = time.monotonic()
+        try:
+            tgt = extract.discover(Path(target))
+        except extract.TargetError as exc:
+            raise EngineError(str(exc)) from None
+        out = Path(out).absolute()
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _Lock(out)
+        try:
+            return self._grade(tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started)
+        finally:
+            lock.release()
+
+    def _grade(self, tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started) -> Summary:
+        if device not in ("cpu", "cuda", "all"):
+            raise EngineError(f"--device must be cpu, cuda or all, not {device!r}")
+        cuda_ok, gpu_name = self.cuda() if device != "cpu" else (False, "")
+        if device == "cuda" and not cuda_ok:
+            raise EngineError("--device cuda: there is no CUDA device on this machine")
+        devices = ["cpu", "cuda"] if cuda_ok and device == "all" else ["cuda"] if device == "cuda" else ["cpu"]
+        if "cuda" in devices:
+            gpu_note = f"GPU: run on {gpu_name}."
+        elif device == "cpu":
+            gpu_note = "GPU: not run (graded with --device cpu)."
+        else:
+            gpu_note = "GPU: not run (no CUDA device on the grading machine)."
+        suites = Path(suites or KIT / "autograder" / "hidden").absolute()
+        files = [suites / d / f"test_{lv}.py" for d, lv in tgt.scope if (suites / d / f"test_{lv}.py").is_file()]
+        if not files:
+            raise EngineError(f"no hidden suite under {suites} for {', '.join(sorted({d for d, _ in tgt.scope}))}")
+        jobs = max(1, min(jobs or self.slots, self.slots))
+        hide = [str(KIT), str(suites), str(tgt.root if tgt.kind != "file" else tgt.root.parent), str(out),
+                os.path.expanduser("~"), "/root", "/home", "/var/tmp", "/run", "/mnt", "/media", "/srv"]
+        opts = Options(KIT, suites, device, cuda_ok, timeout, memory_mb, jobs=jobs, sandbox=self.sandbox,
+                       hide=hide, keep=_python_paths(KIT))
+        # The resume key: a changed submission, suite, reference or engine means regrade.
+        h = hashlib.sha256(json.dumps([ENGINE_VERSION, devices, timeout, memory_mb, tgt.scope]).encode())
+        for part in (suites, KIT / "solutions", KIT / "autograder" / "engine", KIT / "autograder" / "catalogue.py",
+                     KIT / "autograder" / "loading.py"):
+            if part.exists():
+                _hash_tree(h, part)
+        suite_hash = h.hexdigest()
+        summary, todo = Summary(), []
+        for i, ref in enumerate(tgt.students):
+            key = hashlib.sha256(f"{suite_hash}\0{ref.name}\0{extract.submission_hash(ref)}".encode()).hexdigest()
+            state = out / ref.name / report.STATE
+            try:
+                done = not force and json.loads(state.read_text())["key"] == key \
+                    and (out / ref.name / report.RESULTS).is_file() and (out / ref.name / report.FEEDBACK).is_file()
+            except (OSError, ValueError, KeyError, TypeError):
+                done = False
+            if done:
+                summary.unchanged.append(ref.name)
+            else:
+                todo.append((i, key))
+        pytest_device = "all" if device == "all" else device
+        job = {"tgt": tgt, "out": out, "files": files, "pytest_device": pytest_device, "devices": devices,
+               "gpu_note": gpu_note, "opts": opts}
+        if todo:
+            self._run_graders(job, todo, jobs, summary, progress)
+        report.write_atomic(out / report.GRADEBOOK, report.gradebook(out))
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    # ------------------------------------------------------------------------------------------
+    def _run_graders(self, job: dict, todo: list, jobs: int, summary: Summary, progress) -> None:
+        names = [job["tgt"].students[i].name for i, _ in todo]
+        queue = list(todo)
+        graders: dict[int, tuple[int, socket.socket]] = {}
+        busy: dict[int, tuple[int, str]] = {}
+        done = 0
+
+        def start(slot: int) -> None:
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            pid = os.fork()
+            if pid == 0:
+                mine.close()
+                _grader_main(slot, theirs, self.zsocks, job)
+            theirs.close()
+            graders[slot] = (pid, mine)
+
+        def dispatch(slot: int) -> None:
+            if queue:
+                i, key = queue.pop(0)
+                busy[slot] = (i, key)
+                graders[slot][1].send(json.dumps({"student": i, "key": key}).encode())
+            else:
+                graders[slot][1].send(b'{"quit": true}')
+
+        if progress:
+            progress(0, len(todo), None)
+        try:
+            for slot in range(min(jobs, len(todo))):
+                start(slot)
+                dispatch(slot)
+            while busy:
+                socks = {graders[s][1]: s for s in busy}
+                ready, _, _ = select.select(list(socks), [], [])
+                for sock in ready:
+                    slot = socks[sock]
+                    i, _ = busy.pop(slot)
+                    name = job["tgt"].students[i].name
+                    try:
+                        msg = json.loads(sock.recv(1 << 20) or b"{}")
+                    except (OSError, ValueError):
+                        msg = {}
+                    summary.problems.extend(p for p in msg.get("problems", []) if p not in summary.problems)
+                    if msg.get("done") == i:
+                        summary.graded.append(name)
+                        summary.scores[name] = (msg["score"], msg["max_score"])
+                    else:
+                        summary.failed.append(name)
+                        summary.problems.append(f"{name}: {msg.get('error') or 'the grader process died'}")
+                        pid, s = graders.pop(slot)
+                        s.close()
+                        os.waitpid(pid, 0)
+                        start(slot)
+                    done += 1
+                    if progress:
+                        progress(done, len(todo), (name, summary.scores.get(name)))
+                    dispatch(slot)
+        finally:
+            for pid, s in graders.values():
+                s.close()
+            for pid, _ in graders.values():
+                try:
+                    os.waitpid(pid, 0) if not busy else os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            for pid, _ in graders.values():
+                try:
+                    os.waitpid(pid, 0)
+                except OSError:
+                    pass
+        summary.graded.sort(key=names.index)
+
+
+def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], job: dict) -> None:
+    """A grader process: hidden suites and references live here, one student at a time."""
+    code = 0
+    try:
+        sandbox.die_with_parent()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for i, s in enumerate(zsocks):
+            if i != slot:
+                s.close()
+        os.chdir(job["opts"].kit)
+        from autograder.engine import boundary, runner   # pytest and the suites: graders only
+        opts = replace(job["opts"], uid=job["opts"].uid + slot)
+        client = zygote.Client(zsocks[slot])
+        while True:
+            msg = json.loads(ctrl.recv(1 << 16) or b'{"quit": true}')
+            if msg.get("quit"):
+                break
+            i, key = msg["student"], msg["key"]
+            ref = job["tgt"].students[i]
+            try:
+                data, problems = _grade_one(ref, job, opts, client, boundary, runner)
+            except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the class
+                ctrl.send(json.dumps({"error": f"internal error: {exc!r}",
+                                      "problems": [traceback.format_exc(limit=5)[-1500:]]}).encode())
+                continue
+            folder = job["out"] / ref.name
+            folder.mkdir(exist_ok=True)
+            report.write_atomic(folder / report.RESULTS, report.results_json(data))
+            report.write_atomic(folder / report.FEEDBACK, report.feedback(data))
+            if not problems:   # (a broken suite: the student is graded again by the next run)
+                report.write_atomic(folder / report.STATE, json.dumps({"key": key}) + "\n")
+            ctrl.send(json.dumps({"done": i, "score": data["score"], "max_score": data["max_score"],
+                                  "problems": problems}).encode())
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _grade_one(ref, job: dict, opts: Options, client, boundary, runner) -> tuple[dict, list[str]]:
+    code = extract.read_student(ref, job["tgt"].scope, opts.kit)
+    session = boundary.Session(client, code, opts)
+    try:
+        plugin = runner.run_suites(session, job["files"], opts.kit, opts.suites, job["pytest_device"])
+    finally:
+        session.close()
+    data = report.results(ref.name, plugin.rows, code.notes, job["devices"], job["gpu_note"])
+    return data, plugin.errors
+
+
+def grade(target, out, **kwargs) -> Summary:
+    """Grade once with a fresh engine (the CLI's path)."""
+    sandbox_ok = kwargs.pop("sandbox", True)
+    with Engine(kwargs.get("jobs"), sandbox_ok) as engine:
+        return engine.grade(target, out, **kwargs)
