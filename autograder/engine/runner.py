@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _pytest.reports import TestReport
 
 from autograder.engine import protocol
 from autograder.engine.boundary import CallFailed, Namespace, Session
@@ -75,32 +76,36 @@ class GradingPlugin:
         if report.failed:
             self.errors.append(f"could not collect {report.nodeid}: {str(report.longrepr).splitlines()[-1:]}")
 
-    @pytest.hookimpl(hookwrapper=True)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item, call):
-        outcome = yield
-        rep = outcome.get_result()
+        """Record the outcome and make the report ourselves: pytest's own would format a traceback
+        with the test's source for every failure (slow, and nothing here may show test code)."""
         if call.when == "setup":
             self._current = self._row(item)
             self.rows.append(self._current)
-        row = self._current
-        if row is None or row.status not in ("passed", "pending"):
-            return
-        if rep.skipped and call.when == "setup":
-            reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
-            row.status, row.message = "not run", reason.removeprefix("Skipped: ")
-        elif rep.failed:
-            exc = call.excinfo.value if call.excinfo else None
-            if call.when == "call" and exc is not None:
-                row.status, row.message = explain(exc)
-            else:   # a fixture or teardown broke: the grader's problem, not the student's
-                row.status = "error"
-                row.message = "internal grading error (not your fault): " + \
-                    (f"{type(exc).__name__}: {str(exc)[:300]}" if exc else "see the grader's log")
-                self.errors.append(f"{item.nodeid} ({call.when}): {row.message}")
-        elif call.when == "call" and rep.passed:
-            row.status = "passed"
-        elif call.when == "teardown" and row.status == "pending":
+        row, exc = self._current, call.excinfo.value if call.excinfo else None
+        if exc is None:
+            outcome, longrepr = "passed", None
+            if call.when == "call" and row.status == "pending":
+                row.status = "passed"
+        elif isinstance(exc, pytest.skip.Exception):
+            outcome, longrepr = "skipped", (str(item.path), (item.location[1] or 0) + 1, f"Skipped: {exc.msg}")
+            if row.status == "pending":
+                row.status, row.message = "not run", exc.msg
+        else:
+            outcome = "failed"
+            if row.status in ("pending", "passed"):
+                if call.when == "call":
+                    row.status, row.message = explain(exc)
+                else:   # a fixture or a teardown broke: the grader's problem, not the student's
+                    row.status = "error"
+                    row.message = f"internal grading error (not your fault): {type(exc).__name__}: {str(exc)[:300]}"
+                    self.errors.append(f"{item.nodeid} ({call.when}): {row.message}")
+            longrepr = row.message
+        if call.when == "teardown" and row.status == "pending":
             row.status, row.message = "error", "internal grading error (not your fault): the test did not run"
+        return TestReport(item.nodeid, item.location, {k: 1 for k in item.keywords}, outcome, longrepr,
+                          call.when, (), call.duration, call.start, call.stop, item.user_properties)
 
     def _row(self, item) -> Row:
         marker = item.get_closest_marker("grade")
@@ -116,7 +121,8 @@ class GradingPlugin:
 
 def run_suites(session: Session, files: list[Path], kit: Path, suites: Path, device: str) -> GradingPlugin:
     plugin = GradingPlugin(session)
-    args = ["-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:stepwise", "--assert=plain",
+    args = ["-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:logging", "--assert=plain",
+            "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
             "--import-mode=importlib", "--rootdir", str(kit), "-c", str(kit / "pyproject.toml"), "-o", "addopts=",
             "--confcutdir", str(suites), "-W", "ignore", "--device", device, *map(str, files)]
     code = pytest.main(args, plugins=[plugin])
