@@ -19,7 +19,7 @@ def rnn_cell(x: torch.Tensor, h: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.T
         h: (B, H) hidden state from the previous step.
         W_ih: (H, I) input-to-hidden weights.
         W_hh: (H, H) hidden-to-hidden weights.
-        b_ih, b_hh: (H,) biases, or None for no bias.
+        b_ih, b_hh: (H,) biases; either may be None (that bias is left out).
     Returns:
         h_next: (B, H), same dtype and device as ``x``.
     """
@@ -38,14 +38,17 @@ def rnn_forward(x: torch.Tensor, h0: torch.Tensor | None, W_ih: torch.Tensor, W_
                 batch_first: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the tanh RNN over a whole sequence, equal to a one-layer ``nn.RNN``.
 
+    The same weights are used at every step: h_t = rnn_cell(x_t, h_{t-1}).
+
     Args:
         x: (T, B, I), or (B, T, I) when ``batch_first``.
         h0: (1, B, H) initial hidden state, or None for zeros.
-        W_ih, W_hh, b_ih, b_hh: as in :func:`rnn_cell`.
-        batch_first: layout of ``x`` and of ``output`` (never of ``h_n``).
+        W_ih, W_hh, b_ih, b_hh: as in :func:`rnn_cell` (``W_hh: (H, H)`` gives H).
+        batch_first: layout of ``x`` and of ``output`` (never of ``h0`` or ``h_n``).
     Returns:
         output: (T, B, H), or (B, T, H) when ``batch_first``: the hidden state after every step.
         h_n: (1, B, H): the hidden state after the last step.
+        Both have the dtype and device of ``x``.
     """
     ### BEGIN SOLUTION
     if batch_first:

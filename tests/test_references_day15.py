@@ -1,0 +1,321 @@
+"""Day 15 references against PyTorch's own modules, the outside oracle (float64, CPU and CUDA).
+
+Also: provoke returns PyTorch's genuine error for every kind and diagnose maps it back;
+diagnose says "unknown" for unrelated errors; the public checks pass on the references,
+call the stubs "not attempted", and fail classic mistakes with a message and a hint.
+"""
+from __future__ import annotations
+
+import ast
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
+
+from autograder import build, selfcheck
+from autograder.loading import load_day, load_module
+
+KIT = Path(__file__).resolve().parents[1]
+SOLUTIONS = KIT / "solutions"
+ref = load_day(SOLUTIONS, "day15")
+ERROR_KINDS = load_module(SOLUTIONS / "day15" / "advanced.py", label="refs_day15").ERROR_KINDS
+F64 = torch.float64
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                  reason="GPU: not run (no CUDA device here)"))]
+TOL = {"atol": 1e-10, "rtol": 1e-8}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(1515)
+
+
+def _assert_close(got, expected):
+    assert got.dtype == expected.dtype and got.device == expected.device
+    torch.testing.assert_close(got, expected, **TOL)
+
+
+def _grads(out, inputs, weight):
+    return torch.autograd.grad((out * weight).sum(), inputs)
+
+
+# ------------------------------------------------------------------------------------ values and gradients
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_rnn_cell_equals_nn_RNNCell(device, bias):
+    cell = nn.RNNCell(4, 6, bias=bias, device=device, dtype=F64)
+    x = torch.randn(5, 4, dtype=F64, device=device, requires_grad=True)
+    h = torch.randn(5, 6, dtype=F64, device=device, requires_grad=True)
+    params = [cell.weight_ih, cell.weight_hh] + ([cell.bias_ih, cell.bias_hh] if bias else [])
+    got, expected = ref.rnn_cell(x, h, *params), cell(x, h)
+    _assert_close(got, expected)
+    weight = torch.randn_like(expected)
+    for g, e in zip(_grads(got, [x, h, *params], weight), _grads(expected, [x, h, *params], weight)):
+        _assert_close(g, e)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("bias, with_h0", [(True, True), (False, False), (True, False)])
+def test_rnn_forward_equals_nn_RNN(device, batch_first, bias, with_h0):
+    rnn = nn.RNN(3, 5, bias=bias, batch_first=batch_first, device=device, dtype=F64)
+    T, B = 7, 4
+    x = torch.randn(*((B, T, 3) if batch_first else (T, B, 3)), dtype=F64, device=device, requires_grad=True)
+    h0 = torch.randn(1, B, 5, dtype=F64, device=device, requires_grad=True) if with_h0 else None
+    params = [rnn.weight_ih_l0, rnn.weight_hh_l0] + ([rnn.bias_ih_l0, rnn.bias_hh_l0] if bias else [])
+    output, h_n = ref.rnn_forward(x, h0, *params, batch_first=batch_first)
+    exp_output, exp_h_n = rnn(x, h0)
+    _assert_close(output, exp_output)
+    _assert_close(h_n, exp_h_n)
+    inputs = [x, *([h0] if with_h0 else []), *params]
+    weight = torch.randn_like(exp_output)
+    got = torch.autograd.grad((output * weight).sum() + h_n.sum(), inputs)
+    expected = torch.autograd.grad((exp_output * weight).sum() + exp_h_n.sum(), inputs)
+    for g, e in zip(got, expected):
+        _assert_close(g, e)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_rnn_forward_single_step_batch_of_one(device):
+    rnn = nn.RNN(2, 3, device=device, dtype=F64)
+    x = torch.randn(1, 1, 2, dtype=F64, device=device)
+    output, h_n = ref.rnn_forward(x, None, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+    exp_output, exp_h_n = rnn(x)
+    _assert_close(output, exp_output)
+    _assert_close(h_n, exp_h_n)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_cell_equals_nn_LSTMCell(device, bias):
+    cell = nn.LSTMCell(3, 4, bias=bias, device=device, dtype=F64)
+    x, h, c = (torch.randn(5, n, dtype=F64, device=device, requires_grad=True) for n in (3, 4, 4))
+    params = [cell.weight_ih, cell.weight_hh] + ([cell.bias_ih, cell.bias_hh] if bias else [])
+    got = ref.lstm_cell(x, (h, c), *params)
+    expected = cell(x, (h, c))
+    assert isinstance(got, tuple) and len(got) == 2
+    for g, e in zip(got, expected):
+        _assert_close(g, e)
+    w_h, w_c = torch.randn_like(expected[0]), torch.randn_like(expected[1])
+    inputs = [x, h, c, *params]
+    got_grads = torch.autograd.grad((got[0] * w_h).sum() + (got[1] * w_c).sum(), inputs)
+    exp_grads = torch.autograd.grad((expected[0] * w_h).sum() + (expected[1] * w_c).sum(), inputs)
+    for g, e in zip(got_grads, exp_grads):
+        _assert_close(g, e)
+
+
+def _alone(rnn, seq):
+    batch = seq.unsqueeze(0) if rnn.batch_first else seq.unsqueeze(1)
+    _, state = rnn(batch)
+    return (state[0] if isinstance(state, tuple) else state)[-1, 0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("cls", [nn.RNN, nn.GRU, nn.LSTM])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_final_hidden_equals_running_each_sequence_alone(device, cls, batch_first, num_layers):
+    rnn = cls(3, 4, num_layers=num_layers, batch_first=batch_first, device=device, dtype=F64)
+    sequences = [torch.randn(n, 3, dtype=F64, device=device) for n in (3, 7, 1, 5)]
+    got = ref.final_hidden(rnn, sequences)
+    _assert_close(got, torch.stack([_alone(rnn, s) for s in sequences]))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_final_hidden_equals_the_padded_output_at_each_length(device):
+    """Second oracle (one layer): the padded run's output at step L_b - 1, before any padding is read."""
+    lstm = nn.LSTM(2, 3, device=device, dtype=F64)
+    lengths = [4, 2, 6]
+    sequences = [torch.randn(n, 2, dtype=F64, device=device) for n in lengths]
+    output, _ = lstm(pad_sequence(sequences))
+    expected = torch.stack([output[n - 1, b] for b, n in enumerate(lengths)])
+    _assert_close(ref.final_hidden(lstm, sequences), expected)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_final_hidden_gradients_equal_each_sequence_alone(device):
+    gru = nn.GRU(2, 3, num_layers=2, device=device, dtype=F64)
+    sequences = [torch.randn(n, 2, dtype=F64, device=device, requires_grad=True) for n in (2, 5, 3)]
+    params = list(gru.parameters())
+    weight = torch.randn(3, 3, dtype=F64, device=device)
+    got = torch.autograd.grad((ref.final_hidden(gru, sequences) * weight).sum(), params + sequences)
+    alone = torch.stack([_alone(gru, s) for s in sequences])
+    expected = torch.autograd.grad((alone * weight).sum(), params + sequences)
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e, atol=1e-9, rtol=1e-7)
+
+
+# ------------------------------------------------------------------------------------ provoke / diagnose
+
+KEY_PHRASE = {
+    "input_size": "input_size",
+    "hidden_shape": "hidden",
+    "input_rank": "2D or 3D",
+    "device_mismatch": "same device",
+    "dtype_mismatch": "dtype",
+    "unsorted_lengths": "sorted in decreasing order",
+    "lengths_device_or_dtype": "1D CPU int64 tensor",
+    "zero_length": "greater than 0",
+}
+
+
+def test_error_kinds_cover_the_required_ones():
+    required = {"input_size", "hidden_shape", "device_mismatch", "dtype_mismatch", "unsorted_lengths",
+                "lengths_device_or_dtype"}
+    assert required <= set(ERROR_KINDS)
+    assert set(ERROR_KINDS) == set(KEY_PHRASE)
+    assert len(set(ERROR_KINDS)) == len(ERROR_KINDS)
+
+
+@pytest.mark.parametrize("kind", ERROR_KINDS)
+def test_provoke_returns_pytorchs_error_and_diagnose_reads_it_back(kind):
+    exc = ref.provoke(kind)
+    assert type(exc).__name__ in ("RuntimeError", "ValueError")
+    assert KEY_PHRASE[kind] in str(exc)
+    torch_dir = str(Path(torch.__file__).parent)
+    assert any(path.startswith(torch_dir) for path in _traceback_files(exc)), "not raised inside torch"
+    assert ref.diagnose(exc) == kind
+
+
+def _traceback_files(exc):
+    tb, files = exc.__traceback__, []
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    return files
+
+
+def test_provoke_rejects_an_unknown_kind():
+    with pytest.raises(ValueError):
+        ref.provoke("no_such_kind")
+
+
+def _raised(misuse):
+    try:
+        misuse()
+    except Exception as exc:
+        return exc
+    raise AssertionError("the misuse raised nothing")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_diagnose_reads_module_errors_on_the_device(device):
+    other = "meta" if device == "cpu" else "cpu"
+    x = torch.randn(5, 2, 3, device=device)
+    cases = {
+        "input_size": [lambda: nn.GRU(4, 2, device=device)(x), lambda: nn.LSTM(2, 2, batch_first=True, device=device)(x)],
+        "hidden_shape": [lambda: nn.RNN(3, 4, device=device)(x, torch.zeros(1, 5, 4, device=device)),
+                         lambda: nn.LSTM(3, 4, device=device)(x, (torch.zeros(2, 4, device=device),) * 2)],
+        "input_rank": [lambda: nn.RNN(3, 4, device=device)(x[None])],
+        "device_mismatch": [lambda: nn.RNN(3, 4, device=device)(x.to(other)),
+                            lambda: nn.GRU(3, 4, device=device)(x, torch.zeros(1, 2, 4, device=other))],
+        "dtype_mismatch": [lambda: nn.LSTM(3, 4, device=device)(x.double()),
+                           lambda: nn.GRU(3, 4, device=device)(x, torch.zeros(1, 2, 4, device=device, dtype=F64))],
+        "unsorted_lengths": [lambda: pack_padded_sequence(x, [2, 5])],
+        "lengths_device_or_dtype": [lambda: pack_padded_sequence(x, torch.tensor([5, 2], device=other))
+                                    if device == "cpu" else pack_padded_sequence(x, torch.tensor([5, 2], device=device))],
+        "zero_length": [lambda: pack_padded_sequence(x, [5, 0]), lambda: nn.RNN(3, 4, device=device)(x[:0])],
+    }
+    assert set(cases) == set(ERROR_KINDS)
+    for kind, misuses in cases.items():
+        for misuse in misuses:
+            exc = _raised(misuse)
+            assert ref.diagnose(exc) == kind, (kind, type(exc).__name__, str(exc))
+
+
+def test_diagnose_reads_the_cells_errors_too():
+    cases = [
+        (lambda: nn.RNNCell(3, 4)(torch.zeros(2, 5)), "input_size"),
+        (lambda: nn.RNNCell(3, 4)(torch.zeros(2, 3), torch.zeros(2, 5)), "hidden_shape"),
+        (lambda: nn.LSTMCell(3, 4)(torch.zeros(2, 3), (torch.zeros(3, 4), torch.zeros(3, 4))), "hidden_shape"),
+        (lambda: nn.GRUCell(3, 4)(torch.zeros(2, 3).double()), "dtype_mismatch"),
+    ]
+    for misuse, kind in cases:
+        exc = _raised(misuse)
+        assert ref.diagnose(exc) == kind, (kind, str(exc))
+
+
+def test_diagnose_says_unknown_for_unrelated_errors():
+    misuses = [
+        lambda: 1 / 0,
+        lambda: {}["hidden"],
+        lambda: int("seven"),
+        lambda: torch.zeros(3)[7],
+        lambda: torch.zeros(2, 3).view(5),
+        lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2, 4)]),
+        lambda: torch.zeros(2).hidden_size,
+        lambda: nn.RNN(3, 4)(torch.zeros(5, 2, 3), torch.zeros(1, 2, 4), 7),
+    ]
+    for misuse in misuses:
+        exc = _raised(misuse)
+        assert ref.diagnose(exc) == "unknown", (type(exc).__name__, str(exc))
+    assert ref.diagnose(KeyboardInterrupt()) == "unknown"
+
+
+# ------------------------------------------------------------------------------------ the level files and the public checks
+
+def test_level_files_import_only_torch_and_the_standard_library():
+    for level in ("basic", "intermediate", "advanced"):
+        tree = ast.parse((SOLUTIONS / "day15" / f"{level}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{level}.py: relative import"
+                roots = [node.module.split(".")[0]]
+            else:
+                continue
+            for root in roots:
+                assert root == "torch" or root in sys.stdlib_module_names, f"{level}.py imports {root}"
+
+
+def _tree(tmp_path: Path, replace: dict[str, list[tuple[str, str]]] | None = None, stubs: bool = False) -> Path:
+    day = tmp_path / "day15"
+    day.mkdir()
+    for level in ("basic", "intermediate", "advanced"):
+        text = build.read_level("day15", level).stub_text if stubs else \
+            (SOLUTIONS / "day15" / f"{level}.py").read_text(encoding="utf-8")
+        for old, new in (replace or {}).get(level, []):
+            assert old in text, f"the mutation no longer applies to {level}.py: {old!r}"
+            text = text.replace(old, new)
+        (day / f"{level}.py").write_text(text, encoding="utf-8")
+    shutil.copy(SOLUTIONS / "checking.py", day)
+    shutil.copy(SOLUTIONS / "day15" / "public_tests.py", day)
+    return tmp_path
+
+
+def test_public_checks_pass_on_the_references():
+    rows = selfcheck.check_day(SOLUTIONS, "day15")
+    assert [r.status for r in rows] == ["passed"] * 6, [(r.exercise, r.message) for r in rows]
+
+
+def test_public_checks_call_the_stubs_not_attempted(tmp_path):
+    rows = selfcheck.check_day(_tree(tmp_path, stubs=True), "day15")
+    assert [r.status for r in rows] == ["not attempted"] * 6, [(r.exercise, r.message) for r in rows]
+
+
+MISTAKES = {
+    "missing b_hh": ("rnn_cell", {"basic": [("    if b_hh is not None:\n        pre = pre + b_hh\n", "")]}),
+    "sigmoid for tanh": ("rnn_cell", {"basic": [("return torch.tanh(pre)", "return torch.sigmoid(pre)")]}),
+    "h_n without its layer dim": ("rnn_forward", {"basic": [("return output, h.unsqueeze(0)", "return output, h")]}),
+    "state detached between steps": ("rnn_forward", {"basic": [("rnn_cell(x[t], h,", "rnn_cell(x[t], h.detach(),")]}),
+    "gate order i, f, o, g": ("lstm_cell", {"intermediate": [("i, f, g, o = gates.chunk", "i, f, o, g = gates.chunk")]}),
+    "h_n from the padded end": ("final_hidden", {"intermediate": [(
+        "    packed = pack_padded_sequence(padded, lengths, batch_first=rnn.batch_first, enforce_sorted=False)\n"
+        "    _, h_n = rnn(packed)", "    _, h_n = rnn(padded)")]}),
+    "provoke re-raises": ("provoke", {"advanced": [("        return exc\n", "        raise\n")]}),
+    "diagnose reads any 'size'": ("diagnose", {"advanced": [("    patterns = [", '    patterns = [("input_size", "size"),')]}),
+}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_public_checks_fail_classic_mistakes_with_a_hint(tmp_path, mistake):
+    exercise, replace = MISTAKES[mistake]
+    rows = {r.exercise: r for r in selfcheck.check_day(_tree(tmp_path, replace), "day15")}
+    assert rows[exercise].status == "failed", rows[exercise].message
+    assert "Hint:" in rows[exercise].message
