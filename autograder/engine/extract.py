@@ -307,7 +307,7 @@ class StudentCode:
     def describe_error(self, day: str, level: str, exc: BaseException, line) -> str:
         code = self.levels[(day, level)]
         where = ""
-        if type(line) is int and line > 0:
+        if type(line) is int and line > 0 and not (code.line_map is None and f"line {line}" in str(exc)):
             if code.line_map is None:
                 where = f" (line {line})"
             elif line <= len(code.line_map):

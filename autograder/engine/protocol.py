@@ -372,7 +372,7 @@ class Decoder:
         if tag == "exc":
             return rebuild_exception(str(obj.get("type")), self._list(obj, "mro"), self._list(obj, "args"))
         if tag == "foreign":
-            return foreign_value(str(obj.get("type")), f"<{str(obj.get('type'))[:60]} {str(obj.get('repr'))[:200]}>")
+            return foreign_value(str(obj.get("type")), str(obj.get("repr"))[:200])
         raise ProtocolError(f"unknown tag {str(tag)[:20]!r}")
 
     @staticmethod

@@ -112,7 +112,8 @@ def hide_paths(hidden: list[str], writable: dict[str, int], keep: list[str]) -> 
     roots = sorted(covers)
     roots = [r for r in roots if not any(_under(r, o) and r != o for o in roots)]
     keep = sorted({os.path.realpath(k) for k in keep if os.path.isdir(k)})
-    keep = [k for k in keep if any(_under(k, r) and k != r for r in roots)]   # never a whole cover
+    keep = [k for k in keep if any(_under(k, r) for r in roots)        # only what a cover hides,
+            and not any(_under(c, k) for c in covers)]                    # never a folder holding a cover
     keep = [k for k in keep if not any(_under(k, o) and k != o for o in keep)]
     # O_PATH handles taken before the covers go on: they still reach the real directories.
     handles = {k: os.open(k, os.O_PATH | os.O_DIRECTORY) for k in keep}

@@ -360,6 +360,10 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
                 break
             i, key = msg["student"], msg["key"]
             ref = job["tgt"].students[i]
+            # References on CUDA must not use TF32 either (the workers never do): without this,
+            # cuDNN's default moves float32 RNN results by up to 5e-4 (gpu_parity_h200.json).
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
             try:
                 data, problems = _grade_one(ref, job, opts, client, boundary, runner)
             except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the class
