@@ -1,7 +1,7 @@
 """A 'student' for the engine's own tests: ``rnn_cell(op, ...)`` does whatever ``op`` says.
 
 Copied into a class folder as ``day15/basic.py`` and graded against the probe suite
-(``engine_probe_suite.py``), whose tests check on the grader's side what crossed the boundary.
+(``suite.py`` beside it), whose tests check on the grader's side what crossed the boundary.
 """
 import math
 import os

@@ -1,4 +1,4 @@
-"""Hidden suite for the probe student (``engine_probe_student.py``): the boundary's contract.
+"""Hidden suite for the probe student (``student.py`` beside it): the boundary's contract.
 
 Installed by the engine tests as ``<suites>/day15/test_basic.py``. Each test checks, on the
 grader's side, what came back from a call into the worker.
