@@ -99,7 +99,8 @@ GOOD_BODY = '''
 def _level(tmp_path, body: str, name: str = "rnn_cell") -> Path:
     path = tmp_path / "basic.py"
     other = "rnn_forward" if name == "rnn_cell" else "rnn_cell"
-    path.write_text(f"import torch\n\n\ndef {name}(x):{body}\n\ndef {other}(x):{GOOD_BODY}", encoding="utf-8")
+    # The malformed function last, so the error is about it and not about its neighbour.
+    path.write_text(f"import torch\n\n\ndef {other}(x):{GOOD_BODY}\n\ndef {name}(x):{body}", encoding="utf-8")
     return path
 
 

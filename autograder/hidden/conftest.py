@@ -52,7 +52,7 @@ def pytest_generate_tests(metafunc):
         if name == "cuda" and not torch.cuda.is_available():
             marks.append(pytest.mark.skip(reason="GPU: not run (no CUDA device here)"))
         params.append(pytest.param(name, marks=marks, id=name))
-    metafunc.parametrize("device", params)
+    metafunc.parametrize("device", params, indirect=True)  # through the fixture: it turns TF32 off
 
 
 def _day_of(request) -> str:

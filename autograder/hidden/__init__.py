@@ -1,0 +1,1 @@
+"""Hidden suite (never shipped to students)."""
