@@ -134,13 +134,19 @@ class _Lock:
     def __init__(self, out: Path):
         self.path = out / ".lock"
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(self.fd, 100, 0).decode(errors="replace").strip() or "?"
-            os.close(self.fd)
-            raise EngineError(f"another grading run (pid {holder}) is writing to {out}: wait for it to "
-                              "finish, or grade into another --out folder") from None
+        deadline = time.monotonic() + 3.0   # (a run killed a moment ago may still be exiting)
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                holder = os.pread(self.fd, 100, 0).decode(errors="replace").strip() or "?"
+                os.close(self.fd)
+                raise EngineError(f"another grading run (pid {holder}) is writing to {out}: wait for it to "
+                                  "finish, or grade into another --out folder") from None
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
 
@@ -212,6 +218,7 @@ class Engine:
         out = Path(out).absolute()
         out.mkdir(parents=True, exist_ok=True)
         lock = _Lock(out)
+        self._lock_fd = lock.fd          # closed in the graders: only this process holds the lock
         try:
             return self._grade(tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started)
         finally:
@@ -281,6 +288,7 @@ class Engine:
             pid = os.fork()
             if pid == 0:
                 mine.close()
+                os.close(self._lock_fd)
                 _grader_main(slot, theirs, self.zsocks, job)
             theirs.close()
             graders[slot] = (pid, mine)

@@ -44,8 +44,9 @@ def start(slots: int) -> tuple[int, list[socket.socket]]:
 
 def _serve(socks: list[socket.socket]) -> None:
     sandbox.die_with_parent()
+    sandbox.adopt_orphans()
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the engine's to handle
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)    # keepers are reaped by the kernel
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)    # keepers (and orphans) are reaped by the kernel
     live = list(socks)
     while live:
         ready, _, _ = select.select(live, [], [])
