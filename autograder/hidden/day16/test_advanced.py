@@ -1,0 +1,369 @@
+"""Hidden suite, Day 16 advanced: provoke, diagnose and accumulated_grads.
+
+provoke's exceptions are judged by ``type(exc).__name__`` and ``str(exc)`` only (they may
+come back from another process); diagnose is fed genuine errors from misused modules of
+other kinds and sizes than provoke's, and unrelated errors that must give "unknown".
+"""
+from __future__ import annotations
+
+import copy
+import re
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from solutions.checking import expect_close, expect_equal, expect_floats, fail
+
+F64 = torch.float64
+
+#: PyTorch's own wording for each kind (2.x), as full as the message allows: type names, pattern.
+GENUINE = {
+    "backward_twice": ({"RuntimeError"}, r"Trying to backward through the graph a second time"),
+    "inplace_modification": ({"RuntimeError"},
+                             r"one of the variables needed for gradient computation has been modified by an inplace "
+                             r"operation: \[.+\].* is at version \d+; expected version \d+"
+                             r"|a leaf Variable that requires grad is being used in an in-place operation"),
+    "loss_without_grad": ({"RuntimeError"}, r"element 0 of tensors does not require grad and does not have a grad_fn"),
+    "target_dtype": ({"RuntimeError", "NotImplementedError"},
+                     r"expected target dtype to be Long or Byte, but got \w+|expected scalar type Long but found \w+"
+                     r"|Expected floating point type for target with class probabilities, got \w+"
+                     r"|Found dtype \w+ but expected \w+|result type \w+ can't be cast to the desired output type \w+"
+                     r"|\"nll_loss\w*\" not implemented for '\w+'"),
+    "target_shape": ({"RuntimeError", "ValueError"},
+                     r"Expected input batch_size \(\d+\) to match target batch_size \(\d+\)"
+                     r"|Expected target size \[[\d, ]+\], got \[[\d, ]+\]"
+                     r"|0D or 1D target tensor expected, multi-target not supported"
+                     r"|Target size \(.+\) must be the same as input size \(.+\)"
+                     r"|Using a target size \(.+\) that is different to the input size"
+                     r"|The size of tensor a \(\d+\) must match the size of tensor b \(\d+\)"),
+    "device_mismatch": ({"RuntimeError"},
+                        r"Expected all tensors to be on the same device|found at least two devices"
+                        r"|are not at the same device|is not on the expected device"),
+    "hidden_shape": ({"RuntimeError"},
+                     r"Expected hidden(\[\d\])? size \([\d, ]+\), got \[[\d, ]+\]"
+                     r"|For (un)?batched \d-D input, hx( and cx)? should also be \d-D"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# provoke
+# ---------------------------------------------------------------------------------------------
+
+def _check_provoked(submission, reference, kind):
+    try:
+        exc = submission.provoke(kind)
+    except NotImplementedError:
+        raise
+    except Exception as raised:
+        fail(f"provoke({kind!r}) raised {type(raised).__name__} instead of returning it: {str(raised)[:200]}",
+             "catch the error (except Exception as exc) and return the exception object")
+    if not isinstance(exc, BaseException):
+        fail(f"provoke({kind!r}) returned {type(exc).__name__}, not an exception.",
+             "return the exception object that PyTorch raised")
+    type_names, pattern = GENUINE[kind]
+    name, message = type(exc).__name__, str(exc)
+    if name not in type_names or not re.search(pattern, message):
+        fail(f"provoke({kind!r}) returned {name}: {message[:240]!r}, which is not PyTorch's error for {kind}.",
+             "commit exactly that mistake in a small RNN training step and return what PyTorch raises")
+    expect_equal(f"the kit's diagnose of provoke({kind!r})'s error", reference.diagnose(exc), kind,
+                 hint="the error must be the one this mistake causes")
+
+
+@pytest.mark.grade("provoke", points=1)
+def test_provoke_backward_twice(submission, reference):
+    _check_provoked(submission, reference, "backward_twice")
+
+
+@pytest.mark.grade("provoke", points=1)
+def test_provoke_inplace_modification(submission, reference):
+    _check_provoked(submission, reference, "inplace_modification")
+
+
+@pytest.mark.grade("provoke", points=1)
+def test_provoke_loss_without_grad(submission, reference):
+    _check_provoked(submission, reference, "loss_without_grad")
+
+
+@pytest.mark.grade("provoke", points=1)
+def test_provoke_target_dtype(submission, reference):
+    _check_provoked(submission, reference, "target_dtype")
+
+
+@pytest.mark.grade("provoke", points=1)
+def test_provoke_target_shape(submission, reference):
+    _check_provoked(submission, reference, "target_shape")
+
+
+@pytest.mark.grade("provoke", points=1)
+def test_provoke_device_mismatch(submission, reference):
+    _check_provoked(submission, reference, "device_mismatch")
+
+
+@pytest.mark.grade("provoke", points=1)
+def test_provoke_hidden_shape(submission, reference):
+    _check_provoked(submission, reference, "hidden_shape")
+
+
+@pytest.mark.grade("provoke", points=1)
+def test_provoke_unknown_kind_raises_value_error(submission):
+    try:
+        result = submission.provoke("exploding_keyboard")
+    except ValueError:
+        return
+    except NotImplementedError:
+        raise
+    except Exception as raised:
+        fail(f"provoke('exploding_keyboard') raised {type(raised).__name__}: {str(raised)[:120]}; expected ValueError.",
+             "raise ValueError for a kind that is not in ERROR_KINDS")
+    fail(f"provoke('exploding_keyboard') returned {type(result).__name__}; expected it to raise ValueError.",
+         "raise ValueError for a kind that is not in ERROR_KINDS")
+
+
+# ---------------------------------------------------------------------------------------------
+# diagnose
+# ---------------------------------------------------------------------------------------------
+
+def _raised(fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fn()
+        except Exception as exc:
+            return exc
+    raise AssertionError("the misuse did not raise")  # a broken test, not a broken submission
+
+
+def _expect_kinds(submission, errors, kind):
+    for exc in errors:
+        expect_equal(f"diagnose({type(exc).__name__}: {str(exc)[:120]!r})", submission.diagnose(exc), kind,
+                     hint="match the exception type and a stable part of PyTorch's message with re.search; sizes, "
+                          "dtypes, devices and module names in the message change from case to case")
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_backward_twice(submission, device):
+    gru = nn.GRU(4, 6, num_layers=2).to(device)
+    x = torch.randn(7, 3, 4, device=device)
+
+    def twice():
+        out, _ = gru(x)
+        loss = out.mean()
+        loss.backward()
+        loss.backward()
+
+    def tbptt_without_detach():
+        lstm = nn.LSTM(4, 5).to(device)
+        state = None
+        for chunk in x.split(3):
+            out, state = lstm(chunk, state)
+            out.sum().backward()
+
+    def autograd_grad_twice():
+        out, h = gru(x)
+        torch.autograd.grad(h.sum(), list(gru.parameters()))
+        torch.autograd.grad(h.sum(), list(gru.parameters()))
+
+    _expect_kinds(submission, [_raised(twice), _raised(tbptt_without_detach), _raised(autograd_grad_twice)],
+                  "backward_twice")
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_inplace_modification(submission, device):
+    lstm = nn.LSTM(3, 4).to(device)
+    x = torch.randn(5, 2, 3, device=device)
+
+    def sigmoid_then_inplace():
+        out, _ = lstm(x)
+        p = torch.sigmoid(out)
+        p.add_(0.1)
+        p.sum().backward()
+
+    def overwrite_tanh_output():
+        h = torch.tanh(nn.Linear(3, 6).to(device)(x))
+        h[0] = 0.0
+        h.sum().backward()
+
+    def manual_sgd_without_no_grad():
+        out, _ = lstm(x)
+        out.sum().backward()
+        for p in lstm.parameters():
+            p -= 0.01 * p.grad
+
+    def retain_graph_instead_of_detach():
+        opt = torch.optim.Adam(lstm.parameters())
+        state = None
+        for chunk in x.split(2):
+            opt.zero_grad()
+            out, state = lstm(chunk, state)
+            out.sum().backward(retain_graph=True)
+            opt.step()
+
+    _expect_kinds(submission, [_raised(sigmoid_then_inplace), _raised(overwrite_tanh_output),
+                               _raised(manual_sgd_without_no_grad), _raised(retain_graph_instead_of_detach)],
+                  "inplace_modification")
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_loss_without_grad(submission, device):
+    rnn = nn.RNN(2, 3).to(device)
+    x = torch.randn(4, 5, 2, device=device)
+    y = torch.randn(4, 5, 3, device=device)
+
+    def under_no_grad():
+        with torch.no_grad():
+            loss = nn.MSELoss()(rnn(x)[0], y)
+        loss.backward()
+
+    def from_detached_output():
+        nn.L1Loss()(rnn(x)[0].detach(), y).backward()
+
+    def frozen_model():
+        frozen = nn.GRU(2, 3).to(device).requires_grad_(False)
+        nn.MSELoss()(frozen(x)[0], y).backward()
+
+    _expect_kinds(submission, [_raised(under_no_grad), _raised(from_detached_output), _raised(frozen_model)],
+                  "loss_without_grad")
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_target_dtype(submission, device):
+    logits = torch.randn(8, 5, device=device)
+    cpu_logits = logits.cpu()  # float class indices fail inside the CUDA kernel, with other words
+    _expect_kinds(submission, [
+        _raised(lambda: nn.CrossEntropyLoss()(cpu_logits, torch.randint(0, 5, (8,)).float())),
+        _raised(lambda: nn.NLLLoss()(cpu_logits.log_softmax(1), torch.randint(0, 5, (8,)).double())),
+        _raised(lambda: nn.CrossEntropyLoss()(torch.randn(4, 3, 6), torch.randint(0, 3, (4, 6), dtype=torch.int32))),
+        _raised(lambda: nn.CrossEntropyLoss()(logits, torch.zeros(8, 5, dtype=torch.long, device=device))),
+        _raised(lambda: nn.BCEWithLogitsLoss()(logits, torch.ones(8, 5, dtype=torch.long, device=device))),
+    ], "target_dtype")
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_target_shape(submission, device):
+    out = torch.randn(6, 2, 7, device=device)  # (T, B, C) logits of a sequence classifier
+    _expect_kinds(submission, [
+        _raised(lambda: nn.CrossEntropyLoss()(out.reshape(12, 7), torch.zeros(6, 2, dtype=torch.long, device=device))),
+        _raised(lambda: nn.CrossEntropyLoss()(out, torch.zeros(6, 2, dtype=torch.long, device=device))),
+        _raised(lambda: nn.MSELoss()(out, torch.randn(6, 2, 3, device=device))),
+        _raised(lambda: nn.BCEWithLogitsLoss()(out, torch.rand(6, 2, 1, device=device))),
+        _raised(lambda: nn.NLLLoss()(out.reshape(12, 7), torch.zeros(5, dtype=torch.long, device=device))),
+    ], "target_shape")
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_device_mismatch(submission, device):
+    other = "meta" if torch.device(device).type == "cpu" else "cpu"
+    x = torch.randn(5, 2, 3, device=device)
+    errors = [
+        _raised(lambda: nn.RNN(3, 4).to(other)(x)),
+        _raised(lambda: nn.Linear(3, 4).to(other)(x)),
+        _raised(lambda: nn.MSELoss()(x, torch.randn(5, 2, 3, device=other))),
+        _raised(lambda: nn.GRU(3, 4).to(device)(x, torch.zeros(1, 2, 4, device=other))),
+    ]
+    _expect_kinds(submission, errors, "device_mismatch")
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_hidden_shape(submission, device):
+    x = torch.randn(6, 3, 2, device=device)
+    _expect_kinds(submission, [
+        _raised(lambda: nn.RNN(2, 5).to(device)(x, torch.zeros(1, 8, 5, device=device))),
+        _raised(lambda: nn.LSTM(2, 4).to(device)(x, (torch.zeros(1, 2, 4, device=device),) * 2)),
+        _raised(lambda: nn.GRU(2, 4, num_layers=2).to(device)(x, torch.zeros(1, 3, 4, device=device))),
+        _raised(lambda: nn.RNN(2, 5).to(device)(x, torch.zeros(3, 5, device=device))),
+    ], "hidden_shape")
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_unrelated_errors_are_unknown(submission, device):
+    errors = [
+        ZeroDivisionError("float division by zero"),
+        KeyError("weight_hh_l0"),
+        TypeError("forward() missing 1 required positional argument: 'input'"),
+        _raised(lambda: nn.Embedding(4, 2)(torch.tensor([9]))),  # on CUDA a device-side assert: CPU only
+        _raised(lambda: torch.zeros(3, 4, device=device).T.view(12)),
+        _raised(lambda: torch.randn(3, device=device).item()),
+        _raised(lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2, 4)])),
+        _raised(lambda: torch.linalg.inv(torch.zeros(3, 3))),
+        _raised(lambda: torch.zeros(2, requires_grad=True).numpy()),
+        RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        _raised(lambda: torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=-0.1)),
+        _raised(lambda: nn.RNN(2, 3, nonlinearity="sigmoid")),
+    ]
+    _expect_kinds(submission, errors, "unknown")
+
+
+# ---------------------------------------------------------------------------------------------
+# accumulated_grads
+# ---------------------------------------------------------------------------------------------
+
+ACC_HINT = ("start from cleared gradients (model.zero_grad() once), then `steps` times: forward, loss, backward, "
+            "never zero_grad, no optimizer step; after each backward append the global L2 norm of all gradients")
+
+
+def _accumulate_both(submission, reference, model, x, y, loss_fn, steps, prepare=None):
+    theirs, ours = copy.deepcopy(model), copy.deepcopy(model)
+    if prepare is not None:
+        prepare(theirs)
+        prepare(ours)
+    got = submission.accumulated_grads(theirs, x, y, copy.deepcopy(loss_fn), steps)
+    expected = reference.accumulated_grads(ours, x, y, copy.deepcopy(loss_fn), steps)
+    return got, theirs, expected, ours
+
+
+@pytest.mark.grade("accumulated_grads", points=2)
+def test_accumulated_norms_grow_linearly(submission, reference, device):
+    model = nn.LSTM(3, 4).to(device, F64)
+    x = torch.randn(6, 2, 3, dtype=F64, device=device)
+    y = torch.randn(6, 2, 4, dtype=F64, device=device)
+    got, _, expected, _ = _accumulate_both(submission, reference, model, x, y, nn.MSELoss(), 5)
+    expect_floats("accumulated_grads, 5 backwards", got, expected, rel=1e-9, abs_=1e-12, label="backward",
+                  hint=ACC_HINT)
+    expect_floats("accumulated_grads divided by the first norm", [g / got[0] for g in got],
+                  [float(n) for n in range(1, 6)], rel=1e-9, label="backward",
+                  hint="without zero_grad the n-th backward leaves n times the gradient in .grad")
+
+
+@pytest.mark.grade("accumulated_grads", points=1)
+def test_accumulated_leaves_the_sum_and_the_parameters(submission, reference, device):
+    model = nn.GRU(2, 3).to(device, F64)
+    x = torch.randn(4, 3, 2, dtype=F64, device=device)
+    y = torch.randn(4, 3, 3, dtype=F64, device=device)
+    _, theirs, _, ours = _accumulate_both(submission, reference, model, x, y, nn.MSELoss(), 3)
+    for (name, p), q, original in zip(theirs.named_parameters(), ours.parameters(), model.parameters()):
+        if p.grad is None:
+            fail(f"after accumulated_grads the parameter {name} has no gradient.",
+                 "leave the accumulated gradients in .grad: don't zero them at the end")
+        expect_close(f"the gradient of {name} left after 3 backwards", p.grad, q.grad,
+                     hint="leave the accumulated gradients in .grad (3 times one batch's): don't zero them at the end")
+        expect_close(f"the parameter {name} after accumulated_grads", p.detach(), original.detach(),
+                     hint="no optimizer step: accumulated_grads only calls backward")
+
+
+@pytest.mark.grade("accumulated_grads", points=1)
+def test_accumulated_ignores_stale_gradients(submission, reference, device):
+    model = nn.RNN(3, 3).to(device, F64)
+    x = torch.randn(5, 2, 3, dtype=F64, device=device)
+    y = torch.randn(5, 2, 3, dtype=F64, device=device)
+
+    def stale(m):
+        for p in m.parameters():
+            p.grad = torch.full_like(p, -4.0)
+
+    got, _, expected, _ = _accumulate_both(submission, reference, model, x, y, nn.MSELoss(), 3, prepare=stale)
+    expect_floats("accumulated_grads with stale gradients before the call", got, expected, rel=1e-9, abs_=1e-12,
+                  label="backward", hint="clear the gradients once before the first backward (model.zero_grad())")
+
+
+@pytest.mark.grade("accumulated_grads", points=1)
+def test_accumulated_float32_classifier_one_step(submission, reference, device):
+    model = nn.Sequential(nn.Flatten(0, 1), nn.Linear(4, 3)).to(device)
+    x = torch.randn(3, 2, 4, device=device)
+    y = torch.randint(0, 3, (6,), device=device)
+    theirs = copy.deepcopy(model)
+    got = submission.accumulated_grads(theirs, x, y, nn.CrossEntropyLoss(), 1)
+    expected = reference.accumulated_grads(copy.deepcopy(model).double(), x.double(), y, nn.CrossEntropyLoss(), 1)
+    expect_floats("accumulated_grads, float32 classifier, 1 backward (compared with float64)", got, expected,
+                  rel=1e-4, abs_=1e-6, label="backward", hint=ACC_HINT)

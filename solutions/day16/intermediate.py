@@ -1,0 +1,134 @@
+"""Day 16 · Intermediate: truncated BPTT, gradient clipping, and measuring vanishing gradients.
+
+Shapes: T time steps, B batch, I input features, H hidden units, O prediction features,
+k steps per truncated-BPTT chunk. Recurrent modules are ``nn.RNN``/``nn.GRU``/``nn.LSTM``
+with ``batch_first=False``: inputs (T, B, I), outputs (T, B, H), hidden state
+(num_layers, B, H), or the tuple (h, c) of two such tensors for an LSTM.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+
+
+def tbptt_train(model: nn.Module, head: nn.Module, stream: tuple[torch.Tensor, torch.Tensor], k: int,
+                optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
+                clip: float | None = None) -> list[float]:
+    """Train on one long sequence with truncated backpropagation through time.
+
+    The stream is cut into chunks of ``k`` time steps: steps [0, k), [k, 2k), ...; the last
+    chunk is shorter when k does not divide T. The hidden state is carried from chunk to
+    chunk, so the forward pass sees the whole history, but it is detached between chunks,
+    so each backward pass goes back at most k steps and memory does not grow with T.
+    The first chunk starts from the zero state (``state=None``).
+
+    For every chunk of inputs (k, B, I) and targets (k, B, O), in order:
+        1. clear the gradients (optimizer.zero_grad());
+        2. run ``model`` on the chunk from the carried state: hidden outputs (k, B, H), new state;
+        3. the loss is loss_fn(head(hidden outputs), target chunk); backpropagate it;
+        4. when ``clip`` is not None, clip the global gradient norm of the parameters of ``model``
+           and ``head`` together to ``clip`` with torch.nn.utils.clip_grad_norm_;
+        5. optimizer.step();
+        6. detach the new state (each of h and c for an LSTM) and carry it to the next chunk.
+
+    Args:
+        model: ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` with ``batch_first=False``; put in training mode.
+        head: nn.Module mapping the hidden outputs (k, B, H) to predictions (k, B, O); put in
+            training mode.
+        stream: ``(inputs, targets)``: inputs (T, B, I) and targets aligned with them, (T, B, O)
+            (for next-step prediction ``targets[t]`` is the input of step t+1).
+        k: number of time steps per chunk (k >= 1).
+        optimizer: an optimizer over the parameters of ``model`` and ``head``.
+        loss_fn: called as ``loss_fn(head(out), y_chunk)``, returns a scalar loss.
+        clip: max global L2 norm of the gradients of ``model`` and ``head`` together, or None for
+            no clipping.
+    Returns:
+        The loss of every chunk, as Python floats, in order: ceil(T / k) numbers.
+    """
+    ### BEGIN SOLUTION
+    inputs, targets = stream
+    parameters = [*model.parameters(), *head.parameters()]
+    model.train()
+    head.train()
+    state = None
+    losses = []
+    for start in range(0, inputs.shape[0], k):
+        x_chunk = inputs[start:start + k]
+        y_chunk = targets[start:start + k]
+        optimizer.zero_grad()
+        out, state = model(x_chunk, state)
+        loss = loss_fn(head(out), y_chunk)
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, clip)
+        optimizer.step()
+        # Cut the graph: the next chunk starts from these values but does not backprop into them.
+        state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        losses.append(loss.item())
+    return losses
+    ### END SOLUTION
+
+
+def clip_grad_norm(parameters: torch.Tensor | Iterable[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """Clip gradients by their global L2 norm, equal to ``torch.nn.utils.clip_grad_norm_``.
+
+    total_norm = sqrt(sum over every gradient g of sum(g**2))   (one norm over all of them)
+    Every gradient is multiplied in place by min(1, max_norm / (total_norm + 1e-6)): all of
+    them by the same factor, so the direction of the update is kept.
+
+    Args:
+        parameters: tensors whose ``.grad`` is clipped: an iterable (a list, or a generator such
+            as ``model.parameters()``, which is read only once) or a single tensor. Tensors whose
+            ``.grad`` is None are skipped.
+        max_norm: the largest global norm allowed after clipping.
+    Returns:
+        total_norm: 0-dim tensor, the global norm of the gradients *before* clipping, with the
+        dtype and device of the first gradient; ``torch.tensor(0.0)`` when no tensor has a gradient.
+    """
+    ### BEGIN SOLUTION
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    with torch.no_grad():
+        device = grads[0].device
+        norms = torch.stack([torch.linalg.vector_norm(g).to(device) for g in grads])
+        total_norm = torch.linalg.vector_norm(norms)
+        scale = torch.clamp(max_norm / (total_norm + 1e-6), max=1.0)
+        for g in grads:
+            g.mul_(scale.to(g.device))
+    return total_norm
+    ### END SOLUTION
+
+
+def hidden_grad_norms(rnn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """How strongly the last output depends on every earlier hidden state: ||dL/dh_t||.
+
+    L = output[-1].sum(), the sum of the last step's output, which is the top layer of the
+    final hidden state (h_n[-1]). h_t is the hidden state after step t, the tensor h of shape
+    (num_layers, B, H) that step t hands to step t+1 (for an LSTM, h of the pair (h, c); the
+    path through c is not h_t's). Because ``rnn(x)`` runs all steps in one call, the states are
+    only reachable by running the rnn one step at a time, carrying the state.
+    For t = T-1 the gradient is 1 on the top layer, so norms[-1] = sqrt(B * H).
+    A vanishing gradient shows as norms[t] shrinking quickly as t goes back in time.
+
+    Args:
+        rnn: ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``, ``batch_first=False``, one direction.
+        x: (T, B, I) inputs.
+    Returns:
+        norms: (T,), norms[t] = L2 norm of dL/dh_t over all its (num_layers, B, H) entries, with
+        the dtype and device of ``x``. The rnn's parameters get no ``.grad`` from this.
+    """
+    ### BEGIN SOLUTION
+    state = None
+    hs = []
+    for t in range(x.shape[0]):
+        _, state = rnn(x[t:t + 1], state)
+        hs.append(state[0] if isinstance(state, tuple) else state)
+    last_output = hs[-1][-1]                       # (B, H) == output[-1]
+    grads = torch.autograd.grad(last_output.sum(), hs)
+    return torch.stack([g.norm() for g in grads])
+    ### END SOLUTION

@@ -1,0 +1,553 @@
+"""The kit's own oracle tests for Day 16.
+
+The references against outside oracles (autograd, nn.RNN/nn.*Cell, clip_grad_norm_, plainly
+written training loops), in float64 on CPU and on CUDA when present; the memory argument of
+truncated BPTT, measured; and the public checks against the references, the stubs and plausible
+wrong answers.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import weakref
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from autograder import selfcheck
+from autograder.catalogue import CATALOGUE
+from autograder.loading import load_day, load_module
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+ref = load_day(SOLUTIONS, "day16")
+ADVANCED = load_module(SOLUTIONS / "day16" / "advanced.py", label="day16_oracle")
+
+F64 = torch.float64
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                reason="GPU: not run (no CUDA device here)"))]
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_no_tf32():
+    torch.manual_seed(16)
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def close(got, expected, **kw):
+    torch.testing.assert_close(got, expected, **kw)
+
+
+def _detach(state):
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+# ---------------------------------------------------------------------------------------------
+# basic
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("T,B,I,H,bias,h0_layer_dim", [(5, 3, 4, 6, True, False), (1, 2, 3, 4, False, False),
+                                                       (7, 1, 2, 3, True, True), (40, 2, 3, 5, True, False)])
+def test_bptt_equals_autograd_through_nn_rnn(device, T, B, I, H, bias, h0_layer_dim):
+    rnn = nn.RNN(I, H, bias=bias).to(device, F64)
+    x = torch.randn(T, B, I, dtype=F64, device=device, requires_grad=True)
+    h0 = torch.randn(1, B, H, dtype=F64, device=device, requires_grad=True)
+    grad_output = torch.randn(T, B, H, dtype=F64, device=device)
+    out, _ = rnn(x, h0)
+    out.backward(grad_output)
+    params = [p.detach() for p in rnn.parameters()] + ([] if bias else [None, None])
+    got = ref.bptt(x.detach(), (h0 if h0_layer_dim else h0[0]).detach(), *params, grad_output)
+    close(got["x"], x.grad)
+    close(got["h0"], h0.grad if h0_layer_dim else h0.grad[0])
+    close(got["W_ih"], rnn.weight_ih_l0.grad)
+    close(got["W_hh"], rnn.weight_hh_l0.grad)
+    if bias:
+        close(got["b_ih"], rnn.bias_ih_l0.grad)
+        close(got["b_hh"], rnn.bias_hh_l0.grad)
+    else:
+        assert got["b_ih"] is None and got["b_hh"] is None
+    # No autograd inside: even inputs that require grad give plain results.
+    got = ref.bptt(x, h0[0], *[p.requires_grad_(True) for p in rnn.parameters()],
+                   *([] if bias else [None, None]), grad_output)
+    assert all(v is None or (v.grad_fn is None and not v.requires_grad) for v in got.values())
+
+
+def _manual_step(model, x, y, optimizer, loss_fn):
+    model.train()
+    optimizer.zero_grad()
+    pred = model(x)
+    pred = pred[0] if isinstance(pred, tuple) else pred
+    loss = loss_fn(pred, y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", ["rnn_sgd", "lstm_adam_stale_grads", "batchnorm_eval_mode"])
+def test_train_step_equals_a_written_out_step(device, case):
+    x = torch.randn(6, 4, 3, dtype=F64, device=device)
+    if case == "batchnorm_eval_mode":
+        model = nn.Sequential(nn.Flatten(0, 1), nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 2),
+                              nn.Unflatten(0, (6, 4))).to(device, F64).eval()
+        y = torch.randn(6, 4, 2, dtype=F64, device=device)
+    else:
+        model = (nn.RNN if case == "rnn_sgd" else nn.LSTM)(3, 5).to(device, F64)
+        y = torch.randn(6, 4, 5, dtype=F64, device=device)
+    make_opt = (lambda m: torch.optim.SGD(m.parameters(), lr=0.3)) if case == "rnn_sgd" else \
+        (lambda m: torch.optim.Adam(m.parameters(), lr=0.01))
+    ours, theirs = copy.deepcopy(model), copy.deepcopy(model)
+    if case == "lstm_adam_stale_grads":
+        for m in (ours, theirs):
+            for p in m.parameters():
+                p.grad = torch.randn_like(p) * 10
+    expected = _manual_step(theirs, x, y, make_opt(theirs), nn.MSELoss())
+    got = ref.train_step(ours, x, y, make_opt(ours), nn.MSELoss())
+    assert type(got) is float and math.isclose(got, expected, rel_tol=1e-12)
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()):
+        close(a, b)
+    assert ours.training
+
+
+# ---------------------------------------------------------------------------------------------
+# intermediate
+# ---------------------------------------------------------------------------------------------
+
+def _manual_tbptt(model, head, inputs, targets, k, optimizer, loss_fn, clip):
+    losses, state = [], None
+    for chunk_x, chunk_y in zip(inputs.split(k), targets.split(k)):
+        optimizer.zero_grad()
+        out, state = model(chunk_x, state)
+        loss = loss_fn(head(out), chunk_y)
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_([*model.parameters(), *head.parameters()], clip)
+        optimizer.step()
+        state = _detach(state)
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("module_cls", [nn.RNN, nn.GRU, nn.LSTM])
+@pytest.mark.parametrize("clip", [None, 0.05])
+def test_tbptt_train_equals_a_written_out_loop(device, module_cls, clip):
+    model, head = module_cls(3, 5).to(device, F64), nn.Linear(5, 2).to(device, F64)
+    inputs = torch.randn(11, 2, 3, dtype=F64, device=device)
+    targets = torch.randn(11, 2, 2, dtype=F64, device=device)
+    runs = []
+    for train in (ref.tbptt_train, None):
+        m, h = copy.deepcopy(model), copy.deepcopy(head)
+        opt = torch.optim.SGD([*m.parameters(), *h.parameters()], lr=0.4, momentum=0.5)
+        if train is None:
+            losses = _manual_tbptt(m, h, inputs, targets, 4, opt, nn.MSELoss(), clip)
+        else:
+            losses = train(m, h, (inputs, targets), 4, opt, nn.MSELoss(), clip)
+        runs.append((losses, [p.detach() for p in [*m.parameters(), *h.parameters()]]))
+    (got, got_params), (expected, expected_params) = runs
+    assert len(got) == 3 and all(type(v) is float for v in got)
+    close(torch.tensor(got), torch.tensor(expected), rtol=1e-12, atol=1e-14)
+    for a, b in zip(got_params, expected_params):
+        close(a, b)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", ["active", "inactive", "missing_grads_generator", "single_tensor", "float32",
+                                  "no_grads_at_all"])
+def test_clip_grad_norm_equals_torch(device, case):
+    dtype = torch.float32 if case == "float32" else F64
+    shapes = [(4, 3), (3,), (2, 5), (1,)]
+    scales = {"active": [3, 0.1, 4, 1], "inactive": [0.1, 0.1, 0.1, 0.1], "missing_grads_generator": [2, None, 2, None],
+              "single_tensor": [5], "float32": [3, 1, 2, 0.5], "no_grads_at_all": [None, None]}[case]
+    ours, theirs = [], []
+    for shape, scale in zip(shapes, scales):
+        p = torch.randn(shape, dtype=dtype, device=device, requires_grad=True)
+        q = p.detach().clone().requires_grad_(True)
+        if scale is not None:
+            p.grad = torch.randn(shape, dtype=dtype, device=device) * scale
+            q.grad = p.grad.clone()
+        ours.append(p)
+        theirs.append(q)
+    if case == "single_tensor":
+        got, expected = ref.clip_grad_norm(ours[0], 1.0), torch.nn.utils.clip_grad_norm_(theirs[0], 1.0)
+    elif case == "missing_grads_generator":
+        got = ref.clip_grad_norm((p for p in ours), 1.0)
+        expected = torch.nn.utils.clip_grad_norm_((q for q in theirs), 1.0)
+    else:
+        got, expected = ref.clip_grad_norm(ours, 1.0), torch.nn.utils.clip_grad_norm_(theirs, 1.0)
+    close(got, expected)
+    for p, q in zip(ours, theirs):
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            close(p.grad, q.grad)
+
+
+def _norms_by_retain_grad(rnn, x):
+    """||d h_{T-1}[-1].sum() / d h_t||: the module stepped by hand, each state kept with retain_grad."""
+    state, hs = None, []
+    for t in range(x.shape[0]):
+        _, state = rnn(x[t:t + 1], state)
+        h = state[0] if isinstance(state, tuple) else state
+        h.retain_grad()
+        hs.append(h)
+    hs[-1][-1].sum().backward()
+    return torch.stack([h.grad.norm() for h in hs])
+
+
+def _norms_by_cells(rnn, x):
+    """The same through the matching nn.*Cell (one layer): an independent unrolling."""
+    cell_cls = {nn.RNN: nn.RNNCell, nn.GRU: nn.GRUCell, nn.LSTM: nn.LSTMCell}[type(rnn)]
+    cell = cell_cls(rnn.input_size, rnn.hidden_size).to(x)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(rnn, name + "_l0"))
+    h = c = x.new_zeros(x.shape[1], rnn.hidden_size)
+    hs = []
+    for t in range(x.shape[0]):
+        if cell_cls is nn.LSTMCell:
+            h, c = cell(x[t], (h, c))
+        else:
+            h = cell(x[t], h)
+        h.retain_grad()
+        hs.append(h)
+    hs[-1].sum().backward()
+    return torch.stack([h.grad.norm() for h in hs])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("module_cls", [nn.RNN, nn.GRU, nn.LSTM])
+def test_hidden_grad_norms_equal_retain_grad(device, module_cls):
+    rnn = module_cls(3, 5).to(device, F64)
+    x = torch.randn(9, 2, 3, dtype=F64, device=device)
+    got = ref.hidden_grad_norms(rnn, x)
+    assert all(p.grad is None for p in rnn.parameters())
+    assert got.shape == (9,) and got.dtype == F64 and got.device == x.device
+    close(got, _norms_by_cells(copy.deepcopy(rnn), x))
+    close(got, _norms_by_retain_grad(copy.deepcopy(rnn), x))
+    close(got[-1], torch.tensor(math.sqrt(2 * 5), dtype=F64, device=device))
+    deep = module_cls(3, 4, num_layers=2).to(device, F64)
+    close(ref.hidden_grad_norms(deep, x), _norms_by_retain_grad(copy.deepcopy(deep), x))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_hidden_grad_norms_show_vanishing_and_exploding(device):
+    x = torch.randn(40, 2, 2, dtype=F64, device=device)
+    small = nn.RNN(2, 8).to(device, F64)
+    with torch.no_grad():
+        small.weight_hh_l0.mul_(0.2)
+    norms = ref.hidden_grad_norms(small, x)
+    assert bool((norms[1:] > norms[:-1]).all()), "shrinks at every step back in time"
+    assert norms[0] < 1e-10 * norms[-1]
+    big = nn.RNN(2, 8, nonlinearity="relu").to(device, F64)
+    with torch.no_grad():
+        big.weight_hh_l0.copy_(1.5 * torch.eye(8, dtype=F64))
+        big.bias_hh_l0.fill_(1.0)
+    norms = ref.hidden_grad_norms(big, x.abs())
+    assert norms[0] > 1e6 * norms[-1]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_tbptt_memory_stays_flat_in_sequence_length(device):
+    """Bytes autograd saves for the backward pass, at their peak: truncated BPTT vs full BPTT.
+
+    Every tensor autograd keeps for backward passes through the pack hook; it counts as live until
+    its graph is freed. With k fixed, truncated BPTT's peak is the same for T=200 and T=2000; full
+    BPTT (one chunk of T steps) keeps all T steps and grows linearly (the memory measured on an
+    H200 in gpu_parity_h200.json: 257 -> 2953 MiB full vs 89 -> 118 MiB with k=50).
+    """
+    class Saved:
+        def __init__(self):
+            self.live = self.peak = 0
+
+        def pack(self, tensor):
+            size = tensor.numel() * tensor.element_size()
+            self.live += size
+            self.peak = max(self.peak, self.live)
+            box = _Box(tensor)
+            weakref.finalize(box, self._release, size)
+            return box
+
+        def _release(self, size):
+            self.live -= size
+
+        @staticmethod
+        def unpack(box):
+            return box.tensor
+
+    def peak_saved_bytes(T, k):
+        torch.manual_seed(0)
+        model, head = nn.RNN(4, 32).to(device, F64), nn.Linear(32, 1).to(device, F64)
+        stream = (torch.randn(T, 2, 4, dtype=F64, device=device), torch.randn(T, 2, 1, dtype=F64, device=device))
+        opt = torch.optim.SGD([*model.parameters(), *head.parameters()], lr=0.01)
+        saved = Saved()
+        with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
+            losses = ref.tbptt_train(model, head, stream, k, opt, nn.MSELoss())
+        assert len(losses) == math.ceil(T / k) and all(math.isfinite(v) for v in losses)
+        assert saved.live == 0, "every chunk's graph is freed"
+        return saved.peak
+
+    truncated = [peak_saved_bytes(T, 20) for T in (200, 2000)]
+    full = [peak_saved_bytes(T, T) for T in (200, 2000)]
+    assert truncated[0] == truncated[1] > 0
+    assert 8 < full[1] / full[0] < 12
+    assert full[0] > 5 * truncated[0]
+
+
+class _Box:
+    __slots__ = ("tensor", "__weakref__")
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+
+# ---------------------------------------------------------------------------------------------
+# advanced
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ADVANCED.ERROR_KINDS)
+def test_provoke_then_diagnose_round_trip(kind):
+    exc = ref.provoke(kind)
+    assert type(exc).__name__ in ("RuntimeError", "ValueError")
+    assert ref.diagnose(exc) == kind
+
+
+def test_provoke_unknown_kind_and_unrelated_errors():
+    with pytest.raises(ValueError):
+        ref.provoke("not_a_kind")
+    for exc in (KeyError("x"), ZeroDivisionError(), RuntimeError("something else entirely"),
+                ValueError("bad value"), IndexError("index out of range in self")):
+        assert ref.diagnose(exc) == "unknown"
+    assert set(ADVANCED.ERROR_KINDS) >= {"backward_twice", "inplace_modification", "loss_without_grad",
+                                         "target_dtype", "target_shape", "device_mismatch"}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_accumulated_grads_grow_linearly_and_stay(device):
+    model = nn.GRU(3, 4).to(device, F64)
+    x = torch.randn(5, 2, 3, dtype=F64, device=device)
+    y = torch.randn(5, 2, 4, dtype=F64, device=device)
+    before = copy.deepcopy(model)
+    grads = torch.autograd.grad(nn.MSELoss()(before(x)[0], y), list(before.parameters()))
+    one = torch.sqrt(sum((g ** 2).sum() for g in grads)).item()
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)  # stale: must be cleared first
+    norms = ref.accumulated_grads(model, x, y, nn.MSELoss(), 4)
+    assert all(type(v) is float for v in norms)
+    close(torch.tensor(norms), torch.tensor([one * n for n in range(1, 5)]), rtol=1e-12, atol=0)
+    for p, q, g in zip(model.parameters(), before.parameters(), grads):
+        close(p.grad, 4 * g)
+        close(p.detach(), q.detach())
+
+
+# ---------------------------------------------------------------------------------------------
+# public checks: pass on the references, "not attempted" on stubs, fail on plausible mistakes
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def public():
+    """checking.py with day16's public checks registered, imported as `make check` does."""
+    return selfcheck._fresh_day_modules(SOLUTIONS / "day16")
+
+
+ALL_EXERCISES = [name for names in CATALOGUE["day16"].values() for name in names]
+
+
+@pytest.mark.parametrize("name", ALL_EXERCISES)
+def test_public_checks_pass_on_the_reference(public, name):
+    assert len(public.PUBLIC_CHECKS[name]) >= 2
+    status, message = public.run_public_checks(name, getattr(ref, name))
+    assert status == "passed", message
+
+
+@pytest.mark.parametrize("name", ALL_EXERCISES)
+def test_public_checks_say_not_attempted_for_a_stub(public, name):
+    def stub(*args, **kwargs):
+        raise NotImplementedError(f"{name}: not yet written")
+    assert public.run_public_checks(name, stub) == ("not attempted", f"{name}: not yet written")
+
+
+# Plausible wrong answers, each one mistake away from a reference.
+
+def _bptt_variant(x, h0, W_ih, W_hh, b_ih, b_hh, grad_output, tanh_grad=True, recurrent=True):
+    with torch.no_grad():
+        h_init = h0[0] if h0.dim() == 3 else h0
+        hs, h = [], h_init
+        for t in range(x.shape[0]):
+            a = x[t] @ W_ih.T + h @ W_hh.T + (0 if b_ih is None else b_ih) + (0 if b_hh is None else b_hh)
+            h = torch.tanh(a)
+            hs.append(h)
+        dx, dW_ih, dW_hh = torch.zeros_like(x), torch.zeros_like(W_ih), torch.zeros_like(W_hh)
+        db, dh_next = torch.zeros_like(W_hh[0]), torch.zeros_like(h_init)
+        for t in reversed(range(x.shape[0])):
+            dh = grad_output[t] + (dh_next if recurrent else 0)
+            da = dh * (1 - hs[t] ** 2) if tanh_grad else dh
+            dx[t] = da @ W_ih
+            dW_ih += da.T @ x[t]
+            dW_hh += da.T @ (hs[t - 1] if t > 0 else h_init)
+            db += da.sum(0)
+            dh_next = da @ W_hh
+        return {"x": dx, "h0": dh_next.reshape(h0.shape), "W_ih": dW_ih, "W_hh": dW_hh,
+                "b_ih": None if b_ih is None else db, "b_hh": None if b_hh is None else db}
+
+
+def bptt_without_tanh_derivative(*args):
+    return _bptt_variant(*args, tanh_grad=False)
+
+
+def bptt_without_recurrent_term(*args):
+    return _bptt_variant(*args, recurrent=False)
+
+
+def train_step_without_zero_grad(model, x, y, optimizer, loss_fn):
+    model.train()
+    pred = model(x)
+    loss = loss_fn(pred[0] if isinstance(pred, tuple) else pred, y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def train_step_in_whatever_mode(model, x, y, optimizer, loss_fn):
+    optimizer.zero_grad()
+    pred = model(x)
+    loss = loss_fn(pred[0] if isinstance(pred, tuple) else pred, y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _tbptt_variant(model, head, stream, k, optimizer, loss_fn, clip=None, detach=True, zero_grad=True,
+                   per_parameter_clip=False):
+    inputs, targets = stream
+    state, losses = None, []
+    for start in range(0, inputs.shape[0], k):
+        if zero_grad:
+            optimizer.zero_grad()
+        out, state = model(inputs[start:start + k], state)
+        loss = loss_fn(head(out), targets[start:start + k])
+        loss.backward()
+        if clip is not None:
+            if per_parameter_clip:
+                for p in [*model.parameters(), *head.parameters()]:
+                    torch.nn.utils.clip_grad_norm_(p, clip)
+            else:
+                torch.nn.utils.clip_grad_norm_([*model.parameters(), *head.parameters()], clip)
+        optimizer.step()
+        if detach:
+            state = _detach(state)
+        losses.append(loss.item())
+    return losses
+
+
+def tbptt_without_detach(*args):
+    return _tbptt_variant(*args, detach=False)
+
+
+def tbptt_without_zero_grad(*args):
+    return _tbptt_variant(*args, zero_grad=False)
+
+
+def tbptt_clipping_each_parameter(*args):
+    return _tbptt_variant(*args, per_parameter_clip=True)
+
+
+def clip_each_parameter_separately(parameters, max_norm):
+    parameters = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    norms = []
+    for p in parameters:
+        if p.grad is not None:
+            norm = p.grad.norm()
+            norms.append(norm)
+            if norm > max_norm:
+                p.grad.mul_(max_norm / (norm + 1e-6))
+    return torch.linalg.vector_norm(torch.stack(norms))
+
+
+def clip_returning_a_float(parameters, max_norm):
+    parameters = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    return ref.clip_grad_norm(parameters, max_norm).item()
+
+
+def hidden_grad_norms_from_one_call(rnn, x):
+    out, _ = rnn(x)
+    return torch.stack([g.norm() for g in torch.autograd.grad(out[-1].sum(), out)[0]])
+
+
+def hidden_grad_norms_with_backward(rnn, x):
+    state, hs = None, []
+    for t in range(x.shape[0]):
+        _, state = rnn(x[t:t + 1], state)
+        h = state[0] if isinstance(state, tuple) else state
+        h.retain_grad()
+        hs.append(h)
+    hs[-1][-1].sum().backward()
+    return torch.stack([h.grad.norm() for h in hs])
+
+
+def provoke_with_fake_errors(kind):
+    if kind not in ADVANCED.ERROR_KINDS:
+        raise ValueError(kind)
+    return RuntimeError(f"{kind} happened")
+
+
+def provoke_raising(kind):
+    if kind not in ADVANCED.ERROR_KINDS:
+        raise ValueError(kind)
+    raise ref.provoke(kind)
+
+
+def diagnose_by_type_only(exc):
+    return "target_shape" if isinstance(exc, ValueError) else "backward_twice" if isinstance(exc, RuntimeError) \
+        else "unknown"
+
+
+def accumulated_grads_with_zero_grad(model, x, y, loss_fn, steps):
+    norms = []
+    for _ in range(steps):
+        model.zero_grad()
+        pred = model(x)
+        loss_fn(pred[0] if isinstance(pred, tuple) else pred, y).backward()
+        norms.append(torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters())).item())
+    return norms
+
+
+def accumulated_grads_without_clearing_first(model, x, y, loss_fn, steps):
+    norms = []
+    for _ in range(steps):
+        pred = model(x)
+        loss_fn(pred[0] if isinstance(pred, tuple) else pred, y).backward()
+        norms.append(torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters())).item())
+    return norms
+
+
+MISTAKES = [
+    ("bptt", bptt_without_tanh_derivative, "1 - h_t**2"),
+    ("bptt", bptt_without_recurrent_term, "recurrent term"),
+    ("train_step", train_step_without_zero_grad, "zero_grad"),
+    ("train_step", train_step_in_whatever_mode, "model.train()"),
+    ("tbptt_train", tbptt_without_detach, "detach the carried hidden state"),
+    ("tbptt_train", tbptt_without_zero_grad, "zero_grad"),
+    ("tbptt_train", tbptt_clipping_each_parameter, "clip"),
+    ("clip_grad_norm", clip_each_parameter_separately, "one global norm"),
+    ("clip_grad_norm", clip_returning_a_float, "expected a Tensor, got float"),
+    ("hidden_grad_norms", hidden_grad_norms_from_one_call, "one step at a time"),
+    ("hidden_grad_norms", hidden_grad_norms_with_backward, "torch.autograd.grad"),
+    ("provoke", provoke_with_fake_errors, "not an error PyTorch raises"),
+    ("provoke", provoke_raising, "instead of returning it"),
+    ("diagnose", diagnose_by_type_only, "stable part of its message"),
+    ("accumulated_grads", accumulated_grads_with_zero_grad, "n times"),
+    ("accumulated_grads", accumulated_grads_without_clearing_first, "zero_grad"),
+]
+
+
+@pytest.mark.parametrize("name,wrong,hint", MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
+def test_public_checks_catch_plausible_mistakes(public, name, wrong, hint):
+    status, message = public.run_public_checks(name, wrong)
+    assert status == "failed"
+    assert hint in message, message
