@@ -36,6 +36,17 @@ def _execute(path: Path):
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
+    # Three kernels share two cores: one thread each, or torch's thread pools fight (10x slower steps).
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OMP_NUM_THREADS", "1")
+    mp.setenv("MKL_NUM_THREADS", "1")
+    try:
+        yield _execute_all(tmp_path_factory)
+    finally:
+        mp.undo()
+
+
+def _execute_all(tmp_path_factory):
     solved = tmp_path_factory.mktemp("solution_nb")
     build.write_tree(solved, build.build_files(release=False))
     released = tmp_path_factory.mktemp("release_nb")

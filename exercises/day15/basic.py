@@ -1,0 +1,46 @@
+"""Day 15 · Basic: the Elman RNN step and the loop that carries the hidden state.
+
+Shapes: T time steps, B batch, I input features, H hidden units.
+Weights follow PyTorch's layout: ``W_ih: (H, I)``, ``W_hh: (H, H)``, biases ``(H,)``.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def rnn_cell(x: torch.Tensor, h: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.Tensor,
+             b_ih: torch.Tensor | None = None, b_hh: torch.Tensor | None = None) -> torch.Tensor:
+    """One tanh RNN step, equal to ``nn.RNNCell``.
+
+    h_next = tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+
+    Args:
+        x: (B, I) input at this time step.
+        h: (B, H) hidden state from the previous step.
+        W_ih: (H, I) input-to-hidden weights.
+        W_hh: (H, H) hidden-to-hidden weights.
+        b_ih, b_hh: (H,) biases; either may be None (that bias is left out).
+    Returns:
+        h_next: (B, H), same dtype and device as ``x``.
+    """
+    raise NotImplementedError("rnn_cell (day15 basic): not yet attempted. Replace this line with your code (the reference solution takes about 6 lines).")
+
+
+def rnn_forward(x: torch.Tensor, h0: torch.Tensor | None, W_ih: torch.Tensor, W_hh: torch.Tensor,
+                b_ih: torch.Tensor | None = None, b_hh: torch.Tensor | None = None,
+                batch_first: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the tanh RNN over a whole sequence, equal to a one-layer ``nn.RNN``.
+
+    The same weights are used at every step: h_t = rnn_cell(x_t, h_{t-1}).
+
+    Args:
+        x: (T, B, I), or (B, T, I) when ``batch_first``.
+        h0: (1, B, H) initial hidden state, or None for zeros.
+        W_ih, W_hh, b_ih, b_hh: as in :func:`rnn_cell` (``W_hh: (H, H)`` gives H).
+        batch_first: layout of ``x`` and of ``output`` (never of ``h0`` or ``h_n``).
+    Returns:
+        output: (T, B, H), or (B, T, H) when ``batch_first``: the hidden state after every step.
+        h_n: (1, B, H): the hidden state after the last step.
+        Both have the dtype and device of ``x``.
+    """
+    raise NotImplementedError("rnn_forward (day15 basic): not yet attempted. Replace this line with your code (the reference solution takes about 13 lines).")

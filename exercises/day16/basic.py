@@ -1,0 +1,70 @@
+"""Day 16 · Basic: backpropagation through time by hand, and one full-BPTT training step.
+
+Shapes: T time steps, B batch, I input features, H hidden units.
+Weights follow PyTorch's layout: ``W_ih: (H, I)``, ``W_hh: (H, H)``, biases ``(H,)``.
+The RNN is Day 15's tanh RNN:
+
+    h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)
+
+with ``output[t] = h_t`` the hidden state after step ``t`` and ``h_{-1} = h0``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def bptt(x: torch.Tensor, h0: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.Tensor,
+         b_ih: torch.Tensor | None, b_hh: torch.Tensor | None,
+         grad_output: torch.Tensor) -> dict[str, torch.Tensor | None]:
+    """Backpropagation through time for the tanh RNN, written by hand (no autograd).
+
+    Forward, for t = 0 .. T-1 (the state before step 0 is h0):
+        a_t = x[t] @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh        (B, H)
+        h_t = tanh(a_t)                                              (B, H)
+        output[t] = h_t                                              output: (T, B, H)
+
+    Backward, given grad_output[t] = dL/doutput[t], walking from t = T-1 down to 0:
+        dh_t  = grad_output[t] + da_{t+1} @ W_hh     (the recurrent term; none after the last step)
+        da_t  = dh_t * (1 - h_t**2)                  (tanh'(a_t) = 1 - tanh(a_t)**2)
+        dx[t] = da_t @ W_ih
+        dW_ih += da_t.T @ x[t];  dW_hh += da_t.T @ h_{t-1};  db_ih += da_t.sum(0);  db_hh += da_t.sum(0)
+        dh0   = da_0 @ W_hh
+
+    Args:
+        x: (T, B, I) inputs.
+        h0: (B, H) initial hidden state; (1, B, H), nn.RNN's layout, is accepted too.
+        W_ih: (H, I) input-to-hidden weights.
+        W_hh: (H, H) hidden-to-hidden weights.
+        b_ih, b_hh: (H,) biases, or None for no bias.
+        grad_output: (T, B, H) gradient of the loss with respect to ``output``.
+    Returns:
+        A dict of gradients of the loss, equal to what autograd gives:
+        ``"x"``: (T, B, I); ``"h0"``: same shape as ``h0``; ``"W_ih"``: (H, I); ``"W_hh"``: (H, H);
+        ``"b_ih"``, ``"b_hh"``: (H,), or None where that bias is None.
+        Every gradient has the dtype and device of the inputs and no autograd history.
+    """
+    raise NotImplementedError("bptt (day16 basic): not yet attempted. Replace this line with your code (the reference solution takes about 34 lines).")
+
+
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+               optimizer: torch.optim.Optimizer, loss_fn: nn.Module) -> float:
+    """One training step with full backpropagation through time.
+
+    The whole sequence is run forward, so ``loss.backward()`` goes back through every
+    time step. The step, in order: put the model in training mode (``model.train()``, left
+    on afterwards), clear old gradients, forward, loss, backward, optimizer step.
+
+    Args:
+        model: any nn.Module that maps ``x`` to a prediction. ``model(x)`` returns the
+            prediction tensor, or a tuple whose first element is the prediction (so an
+            ``nn.RNN``/``nn.GRU``/``nn.LSTM`` can be passed as it is: its ``output`` is the prediction).
+        x: the input batch, e.g. (T, B, I).
+        y: the target batch, in the shape and dtype ``loss_fn`` expects with the prediction,
+            e.g. (T, B, H) for ``nn.MSELoss``.
+        optimizer: an optimizer over the model's parameters.
+        loss_fn: called as ``loss_fn(prediction, y)``, returns a scalar loss.
+    Returns:
+        The loss of this batch (computed before the update) as a Python float.
+    """
+    raise NotImplementedError("train_step (day16 basic): not yet attempted. Replace this line with your code (the reference solution takes about 9 lines).")
