@@ -359,6 +359,37 @@ def test_results_are_gradescope_json_and_describe_themselves(hostile):
     assert len(book) == 1 + len(EXPECTED)
 
 
+def filled_release_notebooks(folder: Path) -> None:
+    """The release notebooks with every exercise cell replaced by the reference function."""
+    for nb_path in sorted((KIT / "exercises").glob("day*/day*_*.ipynb")):
+        day, level = nb_path.parent.name, nb_path.stem.split("_", 1)[1]
+        sol = (KIT / "solutions" / day / f"{level}.py").read_text()
+        defs = {n.name: ast.get_source_segment(sol, n) for n in ast.parse(sol).body if isinstance(n, ast.FunctionDef)}
+        nb = json.loads(nb_path.read_text())
+        for cell in nb["cells"]:
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            if cell["cell_type"] == "code" and "NotImplementedError" in src:
+                name = next((n for n in defs if f"def {n}(" in src), None)
+                if name:
+                    cell["source"] = defs[name]
+        put(folder / day / nb_path.name, json.dumps(nb))
+
+
+@pytest.mark.skipif(not list((KIT / "exercises").glob("day*/day*_*.ipynb")), reason="no release notebooks built")
+def test_release_notebooks_graded_untouched_and_filled_in(host, space):
+    root = space / "notebooks"
+    filled_release_notebooks(root / "filled")
+    for day in ("day15", "day16"):
+        for nb_path in (KIT / "exercises" / day).glob("*.ipynb"):
+            shutil.copy(nb_path, put(root / "untouched" / day / nb_path.name, ""))
+    summary = host.grade(root, space / "notebooks-out")
+    assert summary["graded"] == ["filled", "untouched"], summary
+    filled = results(space / "notebooks-out", "filled")
+    assert filled["score"] == filled["max_score"] > 0, [t["output"] for t in filled["tests"] if t["status"] != "passed"]
+    untouched = results(space / "notebooks-out", "untouched")
+    assert {t["status"] for t in untouched["tests"]} <= {"not attempted", "not run"}
+
+
 # ------------------------------------------------------------------------------------------------
 # Determinism, resume, locking
 # ------------------------------------------------------------------------------------------------

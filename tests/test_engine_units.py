@@ -31,15 +31,19 @@ def test_a_notebook_yields_its_definitions_and_nothing_it_would_run():
         ["def rnn_cell(x):\n", "    return x\n"],
         "check(rnn_cell)\nrnn_cell(1)\nwhile True:\n    pass\n",
         "H = 4\nSHAPE = (H, 2 * H)\nDT = torch.float64\nDEV = torch.device('cpu')\nmodel = make_model()\n",
-        "!pip install x\n@decorate\ndef rnn_forward(x):\n    return x\n",
+        "T, B = 6, 2\nx = torch.randn(T, B)\nn = len(x)\ny = undefined + 1\nfor T in range(3):\n    pass\n",
+        "!pip install x\nimport functools\n@functools.lru_cache\ndef rnn_forward(x, n=T):\n    return x\n",
+        "@nowhere\ndef helper():\n    pass\n",
         "from __future__ import annotations\n",
     ), "day15_basic.ipynb", NAMES)
     src = code.source
     assert src.startswith("from __future__ import annotations\n")
     for kept in ("import torch", "from checking import check", "def rnn_cell", "H = 4", "SHAPE = (H, 2 * H)",
-                 "DT = torch.float64", "DEV = torch.device('cpu')", "@decorate\ndef rnn_forward"):
+                 "DT = torch.float64", "DEV = torch.device('cpu')", "T, B = 6, 2",
+                 "@functools.lru_cache\ndef rnn_forward"):
         assert kept in src
-    for dropped in ("%matplotlib", "check(rnn_cell)", "while True", "make_model", "pip install"):
+    for dropped in ("%matplotlib", "check(rnn_cell)", "while True", "make_model", "pip install", "randn",
+                    "len(x)", "undefined", "for T", "nowhere"):
         assert dropped not in src
     compile(src, "basic.py", "exec")
     line = src.splitlines().index("def rnn_cell(x):") + 1

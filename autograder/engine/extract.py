@@ -17,6 +17,7 @@ graded as the student's code), nothing is executed.
 from __future__ import annotations
 
 import ast
+import builtins
 import hashlib
 import json
 import os
@@ -174,7 +175,19 @@ def catalogue_defs(source: str, names) -> dict[str, str] | None:
     return {n.name: ast.dump(n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names}
 
 
-_SIMPLE_CALL_ROOTS = {"torch", "math", "nn", "F", "float", "int", "tuple", "frozenset", "range", "dict", "list"}
+# Calls a constant may make: cheap and side-effect free (never torch.randn(...) of a demo).
+_CONSTANT_CALLS = {"torch.device", "torch.Size", "torch.finfo", "torch.iinfo", "float", "int", "tuple",
+                   "frozenset", "range", "math.sqrt", "math.log", "math.exp", "math.pi"}
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id, *reversed(parts)])
+    return None
 
 
 def _simple(node: ast.AST, depth: int = 0) -> bool:
@@ -195,22 +208,48 @@ def _simple(node: ast.AST, depth: int = 0) -> bool:
     if isinstance(node, ast.BinOp):
         return rec(node.left) and rec(node.right)
     if isinstance(node, ast.Call):
-        root = node.func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        return isinstance(root, ast.Name) and root.id in _SIMPLE_CALL_ROOTS and \
-            all(rec(a) for a in node.args) and all(rec(k.value) for k in node.keywords)
+        return _dotted(node.func) in _CONSTANT_CALLS and all(rec(a) for a in node.args) \
+            and all(rec(k.value) for k in node.keywords)
     return False
 
 
-def _keep(node: ast.stmt) -> bool:
-    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return True
-    if isinstance(node, ast.Assign):
-        return all(isinstance(t, ast.Name) for t in node.targets) and _simple(node.value)
-    if isinstance(node, ast.AnnAssign):
-        return isinstance(node.target, ast.Name) and (node.value is None or _simple(node.value))
-    return False
+def _names_used(nodes) -> set[str]:
+    return {n.id for node in nodes if node is not None for n in ast.walk(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _targets(node: ast.stmt) -> list[str] | None:
+    """Names an assignment binds, or None when it binds anything else (x[0] = ..., a.b = ...)."""
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    names = []
+    for t in targets:
+        elts = t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t]
+        if not all(isinstance(e, ast.Name) for e in elts):
+            return None
+        names += [e.id for e in elts]
+    return names
+
+
+def _keep(node: ast.stmt, defined: set[str]) -> list[str] | None:
+    """The names a top-level statement of a notebook defines if it is kept, None if it is dropped.
+
+    Kept: imports, functions, classes and constants, and only when everything they need at
+    definition time is defined by what was kept before them (a constant computed from a demo's
+    variables would stop the whole module from importing)."""
+    if isinstance(node, ast.Import):
+        return [a.asname or a.name.split(".")[0] for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        return [a.asname or a.name for a in node.names if a.name != "*"]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        needed = _names_used([*node.decorator_list, *node.args.defaults, *node.args.kw_defaults])
+        return [node.name] if needed <= defined else None
+    if isinstance(node, ast.ClassDef):
+        return [node.name] if _names_used([*node.decorator_list, *node.bases]) <= defined else None
+    if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+        names = _targets(node)
+        if names and _simple(node.value) and _names_used([node.value]) <= defined:
+            return names
+    return None
 
 
 @dataclass
@@ -230,6 +269,7 @@ def notebook_code(text: str, filename: str, names) -> NotebookCode:
     if not isinstance(cells, list):
         raise ValueError(f"{filename} is not a Jupyter notebook (it has no list of cells)")
     future, body, line_map, future_map, problems = [], [], [], [], {}
+    defined = set(dir(builtins)) | {"__name__", "__file__"}
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -250,8 +290,10 @@ def notebook_code(text: str, filename: str, names) -> NotebookCode:
                                      f"syntax error ({where}{getattr(exc, 'msg', exc)})"
             continue
         for node in tree.body:
-            if not _keep(node):
+            names = _keep(node, defined)
+            if names is None:
                 continue
+            defined.update(names)
             first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             chunk = lines[first - 1:node.end_lineno]
             target, tmap = (future, future_map) if isinstance(node, ast.ImportFrom) and \
@@ -391,6 +433,8 @@ def _read_level(code: StudentCode, day: str, level: str, forms: dict[str, Path],
             chosen, why = texts["nb"], f"{texts['py'].filename} is the unchanged release file"
         elif untouched["nb"] and not untouched["py"]:
             chosen, why = texts["py"], f"{texts['nb'].filename} has the unchanged release code"
+        elif untouched["py"]:
+            chosen, why = texts["py"], "both files are the unchanged release version"
         else:
             chosen, why = texts["py"], f"{texts['nb'].filename} was submitted too; the .py file wins"
         code.notes.append(f"{day}: graded {chosen.filename} ({why})")
