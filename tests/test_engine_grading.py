@@ -112,6 +112,8 @@ HOSTILE = {
                 time.sleep(308)
             os._exit(0)
         return _ref_rnn_cell(x, h, W_ih, W_hh, b_ih, b_hh)'''),
+    "cpuonly": with_rnn_cell("return _ref_rnn_cell(*(None if t is None else t.cpu() for t in (x, h, W_ih, W_hh, b_ih, b_hh)))"),
+    "hog": with_rnn_cell("chunks = []\nwhile True:\n    chunks.append(torch.ones(1 << 28))   # 1 GiB each, touched"),
     "exits": with_rnn_cell("import os\nos._exit(3)"),
     "segv": with_rnn_cell("import ctypes\nctypes.string_at(0)"),
     "sysexit": with_rnn_cell('import sys\nsys.exit("bye")'),
@@ -135,6 +137,8 @@ EXPECTED = {
     "loopcatch": [("rnn_cell", "timed out", "did not return within 2 s"), ("rnn_forward", "passed", "passed")],
     "memory": [("rnn_cell", "failed", "can't allocate memory"), ("rnn_forward", "passed", "passed")],
     "forkbomb": [("rnn_cell", "failed", "BlockingIOError"), ("rnn_forward", "passed", "passed")],
+    "cpuonly": [("rnn_cell", "passed", "passed")],
+    "hog": [("rnn_cell", "failed", "can't allocate memory"), ("rnn_forward", "passed", "passed")],
     "exits": [("rnn_cell", "crashed", "exited with code 3"), ("rnn_forward", "passed", "passed")],
     "segv": [("rnn_cell", "crashed", "SIGSEGV"), ("rnn_forward", "passed", "passed")],
     "sysexit": [("rnn_cell", "failed", "your code raised SystemExit: bye")],
@@ -346,6 +350,24 @@ def test_gpu_is_reported_as_not_run_without_cuda(hostile):
     assert data["gpu"].startswith("GPU: not run")
     cuda = [t for t in data["tests"] if t["device"] == "cuda"]
     assert cuda and all(t["status"] == "not run" and t["score"] == 0 and t["max_score"] == 0 for t in cuda)
+
+
+def cuda_rows(hostile, student: str, exercise: str = "rnn_cell") -> list[dict]:
+    data = results(hostile["out"], student)
+    if "cuda" not in data["devices"]:
+        pytest.skip("no CUDA device")
+    return [t for t in data["tests"] if t["device"] == "cuda" and t["exercise"] == exercise]
+
+
+def test_on_the_gpu_a_result_computed_on_the_cpu_costs_points(hostile):
+    rows = cuda_rows(hostile, "cpuonly")
+    assert rows and all(t["status"] == "failed" and "got it on cpu" in t["output"] for t in rows[:1])
+    assert all(t["status"] == "passed" for t in cuda_rows(hostile, "good"))
+
+
+def test_on_the_gpu_memory_is_watched_without_rlimit_as(hostile):
+    first = cuda_rows(hostile, "hog")[0]
+    assert first["status"] == "crashed" and "used more than" in first["output"], first
 
 
 def test_results_are_gradescope_json_and_describe_themselves(hostile):

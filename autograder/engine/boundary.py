@@ -183,7 +183,7 @@ class WorkerHandle:
                 self.kill()
                 raise _WorkerGone("it sent an unreadable message")
             try:
-                header, values, by_blob = protocol.unpack(body, torch.cuda.is_available())
+                header, values, by_blob = protocol.unpack(body, cuda_ok=self.spec["cuda"])
             except protocol.ProtocolError as exc:
                 self.kill()
                 raise _WorkerGone(f"it sent an unreadable message ({exc})") from None
