@@ -11,7 +11,7 @@ PY=${PYTHON:-python3}
   $PY -c "import sys, torch, pytest; print(sys.version.split()[0], torch.__version__, pytest.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))"
   nproc; ls -l /dev/nvidia* 2>&1 | head -4
 } > "$OUT/env.txt" 2>&1
-timeout 420 $PY -m pytest tests/test_engine_grading.py tests/test_engine_units.py -q -p no:cacheprovider -rs \
+timeout "${PYTEST_TIMEOUT:-420}" $PY -m pytest tests/test_engine_grading.py tests/test_engine_units.py -q -p no:cacheprovider -rs \
   > "$OUT/tests.txt" 2>&1
 echo "pytest exit $?" >> "$OUT/tests.txt"
 CLASS=/tmp/engine-class; rm -rf "$CLASS"
