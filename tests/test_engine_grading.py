@@ -254,7 +254,7 @@ def hostile(space, host):
     root = build_hostile_class(space / "hostile")
     before = tree_digest(root)
     started = time.monotonic()
-    summary = host.grade(root, space / "hostile-out", timeout=TIMEOUT, jobs=2)
+    summary = host.grade(root, space / "hostile-out", timeout=TIMEOUT, jobs=2, memory_mb=512)
     return {"root": root, "out": space / "hostile-out", "summary": summary, "before": before,
             "seconds": time.monotonic() - started}
 

@@ -156,15 +156,19 @@ class _Lock:
 
 def _warm_up() -> None:
     """Import what torch loads lazily (the first optimizer imports torch._dynamo: 1.5 s) once, here,
-    so that neither a grader nor a worker pays for it per student."""
+    so that neither a grader nor a worker pays for it per student.
+
+    Nothing here may run a backward pass or touch CUDA: on a CUDA build the first backward()
+    starts autograd's device threads and initializes the driver, and every process forked
+    afterwards fails ("Unable to handle autograd's threading in combination with fork-based
+    multiprocessing", "CUDA error: initialization error"; seen on an H200, torch 2.11)."""
     p = torch.nn.Parameter(torch.zeros(3))
-    lstm = torch.nn.LSTM(3, 3)
-    opt = torch.optim.Adam([p, *lstm.parameters()], lr=0.1)
-    out, _ = lstm(torch.nn.utils.rnn.pack_padded_sequence(torch.randn(2, 2, 3), torch.tensor([2, 1])))
-    (torch.nn.utils.rnn.pad_packed_sequence(out)[0].sum() + p.sum()).backward()
-    torch.nn.utils.clip_grad_norm_([p, *lstm.parameters()], 1.0)
-    opt.step()
-    torch.optim.SGD([p], lr=0.1).step()
+    torch.optim.Adam([p], lr=0.1)
+    torch.optim.SGD([p], lr=0.1)
+    with torch.no_grad():
+        lstm = torch.nn.LSTM(3, 3)
+        out, _ = lstm(torch.nn.utils.rnn.pack_padded_sequence(torch.randn(2, 2, 3), torch.tensor([2, 1])))
+        torch.nn.utils.rnn.pad_packed_sequence(out)
     try:   # notebooks' demo cells import it; 0.5 s per worker otherwise
         os.environ.setdefault("MPLBACKEND", "Agg")
         import matplotlib.pyplot  # noqa: F401
@@ -187,6 +191,9 @@ class Engine:
                                   "(only for code you trust)")
         self._cuda: tuple[bool, str] | None = None
         _warm_up()
+        if torch.cuda.is_initialized():
+            raise EngineError("CUDA was initialized in the engine process before it forked its workers "
+                              "(import the engine before anything uses CUDA)")
         if len(os.listdir("/proc/self/task")) > 1:
             print("warning: the engine process runs several threads; forking it may deadlock", file=sys.stderr)
         self.zygote_pid, self.zsocks = zygote.start(self.slots)

@@ -23,7 +23,7 @@ for i in $(seq -w 1 "${STUDENTS:-32}"); do
 done
 TIMEFORMAT="%R s wall, %U s user, %S s sys"
 {
-  for dev in all cpu; do
+  for dev in ${DEVICES:-all cpu}; do
     for run in 1 2; do
       echo "device=$dev run=$run:"
       time $PY -m autograder grade "$CLASS" --out "/tmp/engine-out-$dev-$run" --device "$dev" --quiet 2>&1 | tail -2
