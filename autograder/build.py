@@ -235,6 +235,26 @@ def _cell(kind: str, source: str, cell_id: str, nbgrader: dict | None = None) ->
     return cell
 
 
+HIDDEN_HEADER = "# Hidden tests for {name}: the grader runs them here; the number they end with is your points."
+HIDDEN_BODY = """
+### BEGIN HIDDEN TESTS
+import sys as _sys
+_sys.path.insert(0, {kit!r})
+from autograder.nbgrader_bridge import hidden_points as _hidden_points
+_hidden_points({day!r}, {level!r}, {name!r}, globals())
+### END HIDDEN TESTS"""
+
+
+def hidden_cell(day: str, level: str, name: str, release: bool, kit: Path = KIT_ROOT) -> str:
+    """The graded cell of an exercise: in nbgrader, the kit's hidden suite run in the kernel.
+
+    The release keeps only the header, which is what nbgrader's ClearHiddenTests leaves.
+    The solution version names this kit's absolute path, so it is never committed.
+    """
+    header = HIDDEN_HEADER.format(name=name)
+    return header if release else header + HIDDEN_BODY.format(kit=str(kit), day=day, level=level, name=name)
+
+
 def render_notebook(level_file: LevelFile, template: Path, points: dict[str, int], release: bool) -> dict:
     day, level = level_file.day, level_file.level
     cells = []
@@ -261,9 +281,13 @@ def render_notebook(level_file: LevelFile, template: Path, points: dict[str, int
                 cells.append(_cell("code", ex.stub_source if release else ex.solution_source, cid,
                                    {"grade": False, "solution": True, "locked": False, "grade_id": name}))
             else:
+                # The public check is for the student; the points come from the hidden-test cell after it
+                # (nbgrader strips its hidden region from the release, exactly as this build does).
                 cells.append(_cell("code", f"check({name})", cid,
+                                   {"grade": False, "solution": False, "locked": True, "grade_id": f"check_{name}"}))
+                cells.append(_cell("code", hidden_cell(day, level, name, release), f"{cid}-hidden",
                                    {"grade": True, "solution": False, "locked": True,
-                                    "grade_id": f"check_{name}", "points": points.get(name, 0)}))
+                                    "grade_id": f"hidden_{name}", "points": points.get(name, 0)}))
         elif tc.kind == "answer":
             grade_id, pts = tc.args
             cells.append(_cell("markdown", "YOUR ANSWER HERE" if release else tc.body, cid,

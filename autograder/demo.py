@@ -9,6 +9,7 @@ not a silently honest student.
 """
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
@@ -100,6 +101,7 @@ STUDENTS: list[Student] = [
 ]
 
 
+@functools.lru_cache(maxsize=None)
 def _tree(base: str) -> dict[Path, str]:
     return build.build_files(release=(base == "release"))
 
@@ -111,7 +113,9 @@ def _apply(text: str, edit: Edit, where: str) -> str:
 
 
 def _notebook_with(nb_text: str, level_py: str, day: str, level: str) -> str:
-    """The solution notebook with each exercise cell replaced by that function from ``level_py``."""
+    """A notebook with each exercise cell replaced by that function from ``level_py``."""
+    if build.BEGIN not in level_py:   # untouched stubs: the release notebook as it is
+        return nb_text
     nb = json.loads(nb_text)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{level}.py"
@@ -128,6 +132,7 @@ def student_files(student: Student) -> dict[str, bytes]:
     """relative path -> bytes of one student's submission (day folders only)."""
     base = _tree(student.base)
     solved = _tree("solution")
+    release = _tree("release")
     files: dict[str, bytes] = {}
     for day in DAYS:
         form = {"day15": "py", "day16": "notebook"}[day] if student.form == "mixed" else student.form
@@ -139,11 +144,9 @@ def student_files(student: Student) -> dict[str, bytes]:
                     py_text = _apply(py_text, edit, f"{day}/{level}.py")
             if form == "py":
                 files[f"{day}/{level}.py"] = py_text.encode()
-            else:
+            else:  # the release notebook with the student's functions typed into its exercise cells
                 nb_name = build.notebook_name(day, level)
-                nb_text = tree[Path(day) / nb_name]
-                if any((e.day, e.level) == (day, level) for e in student.edits):
-                    nb_text = _notebook_with(nb_text, py_text, day, level)
+                nb_text = _notebook_with(release[Path(day) / nb_name], py_text, day, level)
                 files[f"{day}/{nb_name}"] = nb_text.encode()
     if student.name == "max_cheater":
         py = solved[Path("day15") / "basic.py"]

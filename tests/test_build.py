@@ -80,8 +80,11 @@ def test_notebook_cells_carry_nbgrader_metadata():
             for name in CATALOGUE[day][level]:
                 assert graded[name]["metadata"]["nbgrader"]["solution"] is True
                 check = graded[f"check_{name}"]["metadata"]["nbgrader"]
-                assert check["grade"] is True and check["locked"] is True
-                assert check["points"] == points[name] > 0
+                assert check["grade"] is False and check["locked"] is True
+                hidden = graded[f"hidden_{name}"]
+                assert hidden["metadata"]["nbgrader"]["grade"] is True and hidden["metadata"]["nbgrader"]["locked"]
+                assert hidden["metadata"]["nbgrader"]["points"] == points[name] > 0
+                assert "".join(hidden["source"]) == build.HIDDEN_HEADER.format(name=name)
             ids = [c["id"] for c in nb["cells"]]
             assert len(ids) == len(set(ids))
 

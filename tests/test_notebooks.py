@@ -74,6 +74,18 @@ def test_solution_notebook_runs_top_to_bottom(executed, day, level):
 
 
 @pytest.mark.parametrize("day, level", NOTEBOOKS)
+def test_hidden_cells_give_the_references_full_points_in_the_kernel(executed, day, level):
+    """The graded cells nbgrader runs: the hidden suite in the kernel, its points as partial credit."""
+    nb, _ = executed[("solution", day, level)]
+    hidden = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+    assert hidden
+    for cell in hidden:
+        results = [o for o in cell.outputs if o.output_type == "execute_result"]
+        assert [o.output_type for o in cell.outputs] == ["execute_result"], "a hidden cell wrote more than its score"
+        assert float(results[0].data["text/plain"]) == cell.metadata.nbgrader.points
+
+
+@pytest.mark.parametrize("day, level", NOTEBOOKS)
 def test_release_notebook_runs_up_to_the_first_stub(executed, day, level):
     nb, error = executed[("release", day, level)]
     assert error is not None, "the release notebook ran through: a stub did not fail its check"

@@ -123,6 +123,7 @@ def test_provoke_packing_kinds(submission):
 
 @pytest.mark.grade("provoke", points=1)
 def test_provoke_rejects_unknown_kinds(submission):
+    _expect_genuine(submission, "input_size")  # a provoke that only ever raises ValueError earns nothing here
     for kind in ("no_such_kind", "Input_Size", ""):
         try:
             result = submission.provoke(kind)
@@ -253,6 +254,7 @@ def test_diagnose_input_rank_errors(submission, device):
 @pytest.mark.grade("diagnose", points=2)
 def test_diagnose_unrelated_errors_are_unknown(submission):
     _expect_kinds(submission, [
+        (lambda: nn.RNN(3, 4)(torch.randn(2, 1, 7)), "input_size"),  # so that `return "unknown"` scores nothing
         (lambda: 1 / 0, "unknown"),
         (lambda: {"h0": None}["c0"], "unknown"),
         (lambda: float("seven"), "unknown"),

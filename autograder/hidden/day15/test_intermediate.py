@@ -122,12 +122,13 @@ def test_lstm_cell_gradients(submission, reference, device):
 
 
 @pytest.mark.grade("lstm_cell", points=1)
-def test_lstm_cell_returns_a_new_state_and_leaves_the_old_one(submission, device):
+def test_lstm_cell_returns_a_new_state_and_leaves_the_old_one(submission, reference, device):
     args = _lstm_args(2, 3, 4, device)
     given = _copies(args)
     got = _call_lstm(submission.lstm_cell, given)
     expect_type("lstm_cell's result", got, (tuple, list), hint="return a tuple (h_next, c_next), like nn.LSTMCell")
-    _state("lstm_cell", got)
+    # The point is for a right answer that leaves its inputs alone, not for doing nothing.
+    _expect_state("lstm_cell", got, _call_lstm(reference.lstm_cell, _copies(args)))
     for name, before, after in zip(["x", "h", "c", *WEIGHT_NAMES], args, given):
         expect_close(f"{name} after the call", after, before,
                      hint="return new tensors; don't update h, c or the weights in place")

@@ -107,7 +107,8 @@ def test_provoke_hidden_shape(submission, reference):
 
 
 @pytest.mark.grade("provoke", points=1)
-def test_provoke_unknown_kind_raises_value_error(submission):
+def test_provoke_unknown_kind_raises_value_error(submission, reference):
+    _check_provoked(submission, reference, "loss_without_grad")  # raising ValueError for everything earns nothing
     try:
         result = submission.provoke("exploding_keyboard")
     except ValueError:
@@ -293,6 +294,8 @@ def test_diagnose_unrelated_errors_are_unknown(submission, device):
         _raised(lambda: nn.RNN(2, 3, nonlinearity="sigmoid")),
     ]
     _expect_kinds(submission, errors, "unknown")
+    # ... and a real one is still recognised, so that `return "unknown"` scores nothing here.
+    _expect_kinds(submission, [_raised(lambda: torch.zeros(2).sum().backward())], "loss_without_grad")
 
 
 # ---------------------------------------------------------------------------------------------
