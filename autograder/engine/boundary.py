@@ -42,9 +42,6 @@ from autograder.catalogue import CATALOGUE, LEVELS
 from autograder.engine import protocol, sandbox
 from autograder.engine.worker import stateful_objects
 
-OUTPUT_TAIL = 64 << 10     # bytes of a worker's stdout/stderr kept for the grader's log
-
-
 class CallFailed(BaseException):
     """The call produced no result; ``status`` and ``str()`` go to the report."""
     status = "error"
@@ -87,8 +84,6 @@ class WorkerHandle:
         self.worker_fd = None
         self.reader = protocol.FrameReader(self.chan)
         os.set_blocking(self.out_r, False)
-        self.output = bytearray()
-        self.output_bytes = 0
         self.seq = 0
         self.alive = True
         self.rss_limit = rss_limit
@@ -127,14 +122,12 @@ class WorkerHandle:
         return line.decode(errors="replace")
 
     def _drain(self, fd: int) -> None:
+        """Read the worker's stdout/stderr as it comes and drop it: a flood never blocks the worker,
+        never fills the grader's memory, and nothing it prints reaches a report."""
         try:
-            chunk = os.read(fd, 1 << 16)
+            os.read(fd, 1 << 16)
         except (BlockingIOError, InterruptedError):
-            return
-        self.output_bytes += len(chunk)
-        self.output += chunk
-        if len(self.output) > OUTPUT_TAIL:
-            del self.output[:-OUTPUT_TAIL]
+            pass
 
     def _watch(self) -> None:
         """CUDA workers have no RLIMIT_AS: watch their resident memory from here instead."""
@@ -484,6 +477,7 @@ class Session:
         grad = torch.is_grad_enabled()
         stateful = stateful_objects(args, kwargs)
         blob, table_blob, table = _pickle_call(args, kwargs)
+        inputs = [t for t in table if t.requires_grad]      # (the worker lists the same ones)
         device = "cuda" if self.device == "cuda" or any(t.is_cuda for t in table) else "cpu"
         handle = self._ensure_loaded(device, day)
         if (day, level) in self.load_errors:
@@ -509,7 +503,6 @@ class Session:
                 raise result
             raise Crashed("the worker sent an unreadable answer")
         graph = header.get("graph")
-        inputs = [t for t in table if t.requires_grad]
         if grad and inputs and type(graph) is list and graph:
             outputs = [handle.last_blobs.get(b) for b in graph if type(b) is int]
             outputs = [t for t in outputs if type(t) is torch.Tensor and (t.is_floating_point() or t.is_complex())]

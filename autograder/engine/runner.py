@@ -74,7 +74,8 @@ class GradingPlugin:
 
     def pytest_collectreport(self, report):
         if report.failed:
-            self.errors.append(f"could not collect {report.nodeid}: {str(report.longrepr).splitlines()[-1:]}")
+            last = (str(report.longrepr).strip().splitlines() or ["?"])[-1]
+            self.errors.append(f"could not collect {report.nodeid}: {last}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item, call):

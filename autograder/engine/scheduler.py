@@ -278,8 +278,7 @@ class Engine:
                 summary.unchanged.append(ref.name)
             else:
                 todo.append((i, key))
-        pytest_device = "all" if device == "all" else device
-        job = {"tgt": tgt, "out": out, "files": files, "pytest_device": pytest_device, "devices": devices,
+        job = {"tgt": tgt, "out": out, "files": files, "pytest_device": device, "devices": devices,
                "gpu_note": gpu_note, "opts": opts}
         if todo:
             self._run_graders(job, todo, jobs, summary, progress)
@@ -345,16 +344,12 @@ class Engine:
                     if progress:
                         progress(done, len(todo), (name, summary.scores.get(name)))
                     dispatch(slot)
-        finally:
-            for pid, s in graders.values():
-                s.close()
-            for pid, _ in graders.values():
+        finally:   # normally every grader got "quit"; after an interruption they are killed
+            for pid, sock in graders.values():
+                sock.close()
                 try:
-                    os.waitpid(pid, 0) if not busy else os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            for pid, _ in graders.values():
-                try:
+                    if busy:
+                        os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
                 except OSError:
                     pass
