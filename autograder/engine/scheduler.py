@@ -32,7 +32,9 @@ from pathlib import Path
 
 import torch
 
-from autograder.engine import extract, report, sandbox, worker, zygote  # noqa: F401 - worker: in the zygote
+# (worker is imported here so that the zygote, forked at Engine(), has it in memory: workers never read disk
+# for it.  Nothing imported here is secret; the hidden suites and solutions are imported by graders only.)
+from autograder.engine import boundary, extract, report, runner, sandbox, worker, zygote  # noqa: F401
 
 KIT = Path(__file__).resolve().parents[2]
 ENGINE_VERSION = "1"
@@ -366,7 +368,6 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
             if i != slot:
                 s.close()
         os.chdir(job["opts"].kit)
-        from autograder.engine import boundary, runner   # pytest and the suites: graders only
         opts = replace(job["opts"], uid=job["opts"].uid + slot)
         client = zygote.Client(zsocks[slot])
         while True:
@@ -380,7 +381,7 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
             try:
-                data, problems = _grade_one(ref, job, opts, client, boundary, runner)
+                data, problems = _grade_one(ref, job, opts, client)
             except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the class
                 ctrl.send(json.dumps({"error": f"internal error: {exc!r}",
                                       "problems": [traceback.format_exc(limit=5)[-1500:]]}).encode())
@@ -400,7 +401,7 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
         os._exit(code)
 
 
-def _grade_one(ref, job: dict, opts: Options, client, boundary, runner) -> tuple[dict, list[str]]:
+def _grade_one(ref, job: dict, opts: Options, client: zygote.Client) -> tuple[dict, list[str]]:
     code = extract.read_student(ref, job["tgt"].scope, opts.kit)
     session = boundary.Session(client, code, opts)
     try:
