@@ -11,13 +11,16 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 OUT    ?= grades
 SUBMISSIONS ?=
 
-.PHONY: help venv exercises check check-solutions test grade clean
+COURSE ?= build/course
+
+.PHONY: help venv exercises check check-solutions test grade course clean
 
 help:
 	@echo "make grade        grade the bundled demo class (or SUBMISSIONS=path) into $(OUT)/"
 	@echo "make test         run the kit's own tests"
 	@echo "make check        run the public checks on exercises/ (DAY=15 LEVEL=basic to narrow)"
 	@echo "make exercises    regenerate exercises/ (stubs and notebooks) from solutions/"
+	@echo "make course       lay out an nbgrader course in $(COURSE) (COURSE=dir to choose)"
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +44,10 @@ test: $(STAMP)
 
 grade: $(STAMP)
 	$(PY) -m autograder grade $(if $(SUBMISSIONS),"$(SUBMISSIONS)",--demo) --device $(DEVICE) --jobs $(JOBS) --out "$(OUT)"
+
+course: $(STAMP)
+	$(PY) -m autograder.course "$(COURSE)"
+	@echo "next: cd $(COURSE) && PATH=$(abspath $(VENV))/bin:\$$PATH nbgrader generate_assignment day15 (see README)"
 
 clean:
 	rm -rf $(OUT) build .pytest_cache

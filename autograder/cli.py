@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+KIT = Path(__file__).resolve().parents[1]
+
 DESCRIPTION = """\
 Grade Module 8 submissions (day15, day16) with the hidden test suites.
 
@@ -39,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="grade")
     g = sub.add_parser("grade", help="grade a class, a student, or a file", description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    g.add_argument("path", type=Path, metavar="PATH", help="class, student folder, day folder or file")
+    g.add_argument("path", type=Path, metavar="PATH", nargs="?",
+                   help="class, student folder, day folder or file")
+    g.add_argument("--demo", action="store_true",
+                   help="grade the bundled demo class (rebuilt from the solutions into build/demo_class)")
     g.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
     g.add_argument("--device", choices=("cpu", "cuda", "all"), default=os.environ.get("DEVICE", "all"),
                    help="run the tests on the CPU, the GPU, or both (default: all = CPU, plus GPU when present)")
@@ -55,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="run student code without the sandbox (when not root); it can then read everything "
                         "you can: only for code you trust")
     args = parser.parse_args(argv)
+    if (args.path is None) == (not args.demo):
+        parser.error("give PATH, or --demo for the bundled demo class (not both)")
+    stories = {}
+    if args.demo:
+        from autograder import demo
+        args.path = demo.write_demo_class(KIT / "build" / "demo_class")
+        stories = {s.name: s.story for s in demo.STUDENTS}
 
     from autograder.engine import EngineError, grade   # imports torch: after --help
 
@@ -74,9 +86,31 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out
     print(f"graded {len(summary.graded)} student(s), {len(summary.unchanged)} unchanged (not regraded), "
           f"in {summary.seconds:.1f} s; gradebook: {out / 'gradebook.csv'}")
+    from autograder import summary as class_summary
+    print()
+    for line in class_summary.student_lines(out, stories):
+        print(line)
+    print()
+    print(class_summary.write_summary(out))
+    print(f"\nwritten: {out / 'gradebook.csv'}, {out / 'summary.txt'}, {out / 'summary.png'}, "
+          f"{out}/<student>/results.json and feedback.md")
+    course_root = _nbgrader_course(args.path)
+    if course_root is not None:
+        from autograder import course
+        print(f"\nnbgrader course found at {course_root}: writing the engine's points into its gradebook")
+        for line in course.record_engine_grades(course_root, out):
+            print(f"  {line}")
     for line in summary.problems:
         print(f"problem: {line}", file=sys.stderr)
     return 1 if summary.problems or summary.failed else 0
+
+
+def _nbgrader_course(path: Path) -> Path | None:
+    """The nbgrader course a graded class belongs to: ``course/submitted`` or ``course`` with a gradebook."""
+    for folder in (Path(path), Path(path).parent):
+        if (folder / "nbgrader_config.py").is_file() and (folder / "gradebook.db").is_file():
+            return folder
+    return None
 
 
 class Progress:

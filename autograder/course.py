@@ -14,6 +14,9 @@ and nbgrader's release of this course is cell for cell the kit's ``exercises/``.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -54,3 +57,74 @@ def write_course(root: Path) -> Path:
 
 if __name__ == "__main__":
     print(write_course(Path(sys.argv[1] if len(sys.argv) > 1 else "build/course")))
+
+
+# --------------------------------------------------------------------------- running nbgrader, reading its gradebook
+
+
+def nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real ``nbgrader`` of this environment in ``course`` (its alembic must be on PATH too)."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    done = subprocess.run([str(Path(bin_dir) / "nbgrader"), *args], cwd=course, env=env,
+                          capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return done
+
+
+def gradebook_url(course: Path) -> str:
+    return f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
+
+
+def hidden_scores(course: Path) -> dict[tuple[str, str, str], float]:
+    """(student, day, exercise) -> points of the hidden-test cell in nbgrader's gradebook."""
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with Gradebook(gradebook_url(course), COURSE_ID) as gb:
+        for assignment in gb.assignments:
+            for submission in assignment.submissions:
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        if grade.name.startswith("hidden_") and grade.cell.cell_type == "code":
+                            scores[(submission.student.id, assignment.name, grade.name.removeprefix("hidden_"))] = \
+                                float(grade.auto_score or 0.0)
+    return scores
+
+
+def record_engine_grades(course: Path, grades: Path) -> list[str]:
+    """Write the engine's points into nbgrader's gradebook, through nbgrader's own API.
+
+    Each exercise's hidden-test cell gets ``points x (earned / possible)`` over every
+    device the engine ran; written answers (manually graded cells) are left alone.
+    A submission nbgrader already knows is updated in place, never added twice.
+    Returns one line per student and day, for the TA.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    lines = []
+    with Gradebook(gradebook_url(course), COURSE_ID) as gb:
+        known = {a.name for a in gb.assignments}
+        for results in sorted(Path(grades).glob("*/results.json")):
+            student = results.parent.name
+            per_exercise: dict[tuple[str, str], list[float]] = {}
+            for test in json.loads(results.read_text(encoding="utf-8")).get("tests", []):
+                earned_possible = per_exercise.setdefault((test.get("day"), test.get("exercise")), [0.0, 0.0])
+                earned_possible[0] += float(test.get("score", 0))
+                earned_possible[1] += float(test.get("max_score", 0))
+            for day in sorted({d for d, _ in per_exercise if d in known}):
+                gb.update_or_create_student(student)
+                submission = gb.update_or_create_submission(day, student)
+                written = 0
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        exercise = grade.name.removeprefix("hidden_")
+                        if not grade.name.startswith("hidden_") or (day, exercise) not in per_exercise:
+                            continue
+                        earned, possible = per_exercise[(day, exercise)]
+                        grade.auto_score = grade.max_score * earned / possible if possible else 0.0
+                        written += 1
+                gb.db.commit()
+                lines.append(f"{student} {day}: {written} exercise score(s) written to gradebook.db")
+    return lines

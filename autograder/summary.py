@@ -6,6 +6,7 @@ rerun on any grades folder:  ``python -m autograder.summary grades/``.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -95,12 +96,45 @@ def plot(students: list[StudentResult], path: Path) -> None:
     plt.close(fig)
 
 
+def student_lines(out: Path, stories: dict[str, str] | None = None) -> list[str]:
+    """One line per student: the score, then each exercise that lost points and the first reason why."""
+    lines = []
+    for path in sorted(Path(out).glob("*/results.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        student = path.parent.name
+        lost: dict[str, str] = {}
+        for test in data.get("tests", []):
+            key = f"{test.get('day', '')[3:]}:{test.get('exercise', '?')}"
+            if test.get("score", 0) < test.get("max_score", 0) and key not in lost:
+                lost[key] = (test.get("output") or test.get("status") or "").splitlines()[0][:90]
+        head = f"{student:<22}{data.get('score', 0):>6g}/{data.get('max_score', 0):<5g}"
+        if stories and student in stories:
+            lines.append(f"{head} {stories[student]}")
+            head = " " * len(head)
+        for key, reason in list(lost.items())[:3]:
+            lines.append(f"{head} lost {key}: {reason}")
+            head = " " * len(head)
+        if len(lost) > 3:
+            lines.append(f"{head} ... and {len(lost) - 3} more exercise(s): see feedback.md")
+        elif not lost and not (stories and student in stories):
+            lines.append(f"{head} full marks")
+    return lines
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def write_summary(out: Path) -> str:
     students = load_results(out)
     text = summarize(students)
-    (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    _write_atomic(out / "summary.txt", (text + "\n").encode())
     if students:
-        plot(students, out / "summary.png")
+        tmp = out / ".summary.png.tmp.png"
+        plot(students, tmp)
+        os.replace(tmp, out / "summary.png")
     return text
 
 

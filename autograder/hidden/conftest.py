@@ -15,6 +15,7 @@ without an engine it is the code under ``--target`` (``solutions`` by default,
 """
 from __future__ import annotations
 
+import functools
 import zlib
 from pathlib import Path
 
@@ -77,9 +78,14 @@ def submission(request):
     return load_day(_target_dir(request.config), _day_of(request))
 
 
+@functools.lru_cache(maxsize=None)
+def _references(day: str):
+    return load_day(KIT_ROOT / "solutions", day)  # imported once per process, not once per test
+
+
 @pytest.fixture
 def reference(request):
-    return load_day(KIT_ROOT / "solutions", _day_of(request))
+    return _references(_day_of(request))
 
 
 @pytest.fixture(autouse=True)
