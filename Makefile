@@ -10,15 +10,19 @@ DEVICE ?= all
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 OUT    ?= grades
 SUBMISSIONS ?=
+STUDENT ?=
+EXERCISES ?= exercises
+FORCE  ?=
 
 COURSE ?= build/course
 
-.PHONY: help venv exercises check check-solutions test grade course clean
+.PHONY: help venv exercises check check-solutions test grade submit course clean
 
 help:
 	@echo "make grade        grade the bundled demo class (or SUBMISSIONS=path) into $(OUT)/"
 	@echo "make test         run the kit's own tests"
 	@echo "make check        run the public checks on exercises/ (DAY=15 LEVEL=basic to narrow)"
+	@echo "make submit       STUDENT=<id> DAY=15: check your exercises and zip them for upload into submissions/"
 	@echo "make exercises    regenerate exercises/ (stubs and notebooks) from solutions/"
 	@echo "make course       lay out an nbgrader course in $(COURSE) (COURSE=dir to choose)"
 
@@ -38,6 +42,9 @@ check: $(STAMP)
 
 check-solutions: $(STAMP)
 	$(PY) -m autograder.selfcheck --path solutions --day "$(DAY)" --level "$(LEVEL)" --strict
+
+submit: $(STAMP)
+	$(PY) -m autograder.submit --student "$(STUDENT)" --day "$(DAY)" --exercises "$(EXERCISES)" $(if $(FORCE),--force)
 
 test: $(STAMP)
 	$(PY) -m pytest

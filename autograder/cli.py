@@ -16,6 +16,10 @@ PATH may be
   one student's folder             submitted/alice/                 (alice/day15/, alice/day16/)
   one day of one student           submitted/alice/day15/
   one file                         submitted/alice/day15/basic.py  or  .../day15_basic.ipynb
+  archives (no nbgrader exchange)  alice_day15.zip (make submit), a folder of such archives, or an
+                                   LMS bulk download (Canvas, Moodle, Blackboard): one zip, one file
+                                   or folder per student; the latest attempt of each is graded.
+                                   Archives are checked and unpacked into --out/.staging/ only.
 
 A day folder holds the filled exercise files (basic.py, intermediate.py, advanced.py) and/or the
 filled notebooks (day15_basic.ipynb, ...). Only the code of the notebooks' definitions is graded;
@@ -67,6 +71,18 @@ def main(argv: list[str] | None = None) -> int:
         from autograder import demo
         args.path = demo.write_demo_class(KIT / "build" / "demo_class")
         stories = {s.name: s.story for s in demo.STUDENTS}
+
+    from autograder import archives
+    if archives.is_archive_target(args.path):
+        try:
+            staged = archives.stage(args.path, args.out)
+        except archives.ArchiveError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{args.path}: {len(staged.students)} student(s) found")
+        for line in staged.lines():
+            print(f"  {line}")
+        args.path = staged.root
 
     from autograder.engine import EngineError, grade   # imports torch: after --help
 

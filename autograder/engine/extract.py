@@ -43,6 +43,7 @@ class StudentRef:
     root: Path | None                                            # hashed for the resume check
     files: dict[str, list[Path]] = field(default_factory=dict)   # day -> candidate files
     notes: list[str] = field(default_factory=list)
+    rejected: str | None = None        # an upload refused at staging (autograder.archives): why
 
 
 @dataclass
@@ -95,11 +96,25 @@ def discover(path: Path) -> Target:
         return Target("student", path, [ref], [(d, lv) for d in DAYS if d in ref.files for lv in LEVELS])
     students = [_student(e.name, Path(e.path)) for e in entries]
     days = sorted({d for s in students for d in s.files}, key=DAYS.index)
+    if _staged_notes(path, students) and not days:     # a class staged from archives, all refused
+        days = list(DAYS)
     if not days:
         raise TargetError(
             f"{path} does not look like a class (submitted/<student>/{DAYS[0]}/...), a student's folder "
             f"(<student>/{DAYS[0]}/...) or an exercise file: no {DAYS[0]}/ or {DAYS[1]}/ folder found in it")
     return Target("class", path, students, [(d, lv) for d in days for lv in LEVELS])
+
+
+def _staged_notes(path: Path, students: list[StudentRef]) -> bool:
+    """A class staged from archives (``autograder.archives``): its notes, and why an upload was refused."""
+    from autograder.archives import class_notes
+    notes = class_notes(path)
+    for ref in students:
+        entry = notes.get(ref.name)
+        if isinstance(entry, dict):
+            ref.rejected = entry.get("rejected") if isinstance(entry.get("rejected"), str) else None
+            ref.notes = [str(n) for n in entry.get("notes", [])] + ([] if ref.rejected else ref.notes)
+    return bool(notes)
 
 
 def _file_target(path: Path) -> Target:
@@ -387,7 +402,7 @@ def read_student(ref: StudentRef, scope: list[tuple[str, str]], kit: Path) -> St
         if files is None:
             for d, level in scope:
                 if d == day:
-                    code.unusable[(day, level)] = f"no {day}/ folder in your submission"
+                    code.unusable[(day, level)] = ref.rejected or f"no {day}/ folder in your submission"
             continue
         levels = [lv for d, lv in scope if d == day]
         expected = {f"{lv}.py": lv for lv in LEVELS} | {f"{day}_{lv}.ipynb": lv for lv in LEVELS}

@@ -1,0 +1,244 @@
+"""``make submit``: one archive of a student's filled exercises, for an LMS upload.
+
+    python -m autograder.submit --student alice --day 15 [--exercises exercises] [--out submissions]
+
+Checks first (a broken file stops the submission, unless --force): each notebook is a valid
+Jupyter notebook, each ``<level>.py`` imports and defines its catalogue functions.  Then the
+public checks run and their table is shown: failing them never blocks a submission.  Writes
+``submissions/<student>_day15.zip`` holding only the student's own files (``day15/<level>.py``,
+``day15/day15_<level>.ipynb``) and ``manifest.json`` (student, days, kit version, each file's
+SHA-256).  Nothing else is ever read into the archive: no solutions, no hidden tests, no
+helper file, no symbolic link.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+from autograder.archives import MANIFEST, SAFE_ID
+from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+
+KIT_ROOT = Path(__file__).resolve().parents[1]
+MAX_FILE = 32 << 20
+FIXED_TIME = (2020, 1, 1, 0, 0, 0)     # member times: the archive's bytes depend on the files only
+
+
+class SubmitError(Exception):
+    pass
+
+
+def kit_version(kit: Path = KIT_ROOT) -> str:
+    try:
+        m = re.search(r'^version\s*=\s*"([^"]+)"', (kit / "pyproject.toml").read_text(encoding="utf-8"), re.M)
+        return m[1] if m else "unknown"
+    except OSError:
+        return "unknown"
+
+
+def student_files(root: Path, day: str) -> list[tuple[str, Path]]:
+    """(archive path, file) of what a student may submit for ``day``: the level files and notebooks."""
+    out = []
+    for level in LEVELS:
+        for name in (f"{level}.py", f"{day}_{level}.ipynb"):
+            out.append((f"{day}/{name}", root / day / name))
+    return out
+
+
+def _read(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == 40:
+            raise SubmitError(f"{path} is a symbolic link: copy the file itself there") from None
+        raise SubmitError(f"{path} could not be read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise SubmitError(f"{path} is not a regular file")
+        if st.st_size > MAX_FILE:
+            raise SubmitError(f"{path} is {st.st_size >> 20} MiB: clear the notebook's outputs and try again")
+        return f.read()
+
+
+def validate(files: dict[str, bytes], day: str, root: Path) -> list[str]:
+    """Problems that stop a submission: invalid notebooks, .py files that do not import."""
+    problems = []
+    for level in LEVELS:
+        names = CATALOGUE[day][level]
+        nb_key = f"{day}/{day}_{level}.ipynb"
+        if nb_key in files:
+            problems += _check_notebook(files[nb_key], nb_key, names)
+        py_key = f"{day}/{level}.py"
+        if py_key in files:
+            problems += _check_module(root / day / f"{level}.py", files[py_key], py_key, names)
+    return problems
+
+
+def _check_notebook(data: bytes, key: str, names) -> list[str]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [f"{key} is not UTF-8 text"]
+    try:
+        import nbformat
+        try:
+            nb = nbformat.reads(text, as_version=4)
+            nbformat.validate(nb)
+        except Exception as exc:  # noqa: BLE001 - any parse/validation error is the student's to fix
+            return [f"{key} is not a valid notebook: {str(exc).splitlines()[0][:200]}"]
+    except ImportError:
+        pass
+    from autograder.engine.extract import catalogue_defs, notebook_code
+    try:
+        code = notebook_code(text, key, names)
+    except ValueError as exc:
+        return [str(exc)]
+    problems = list(code.problems.values())
+    found = catalogue_defs(code.source, names) or {}
+    problems += [f"{key} defines no function {n}() (its exercise cell was deleted or renamed?)"
+                 for n in names if n not in found and n not in code.problems]
+    return problems
+
+
+def _check_module(path: Path, data: bytes, key: str, names) -> list[str]:
+    try:
+        ast.parse(data.decode("utf-8-sig"), key)
+    except UnicodeDecodeError:
+        return [f"{key} is not UTF-8 text"]
+    except SyntaxError as exc:
+        return [f"{key} has a syntax error (line {exc.lineno}): {exc.msg}"]
+    from autograder.loading import load_module
+    sys.path.insert(0, str(path.parent))    # its checking.py, like a notebook beside it
+    try:
+        module = load_module(path, label="submit")
+    except BaseException as exc:  # noqa: BLE001 - whatever stops the import, SystemExit included
+        return [f"{key} cannot be imported: {type(exc).__name__}: {exc}"]
+    finally:
+        sys.path.remove(str(path.parent))
+    return [f"{key} defines no function {n}()" for n in names if not callable(getattr(module, n, None))]
+
+
+def build_archive(student: str, days: list[str], files: dict[str, bytes], checks: dict | None = None) -> bytes:
+    manifest = {
+        "format": 1,
+        "student": student,
+        "days": days,
+        "kit_version": kit_version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "created_by": "make submit (autograder.submit)",
+        "files": [{"path": k, "sha256": hashlib.sha256(v).hexdigest(), "bytes": len(v)}
+                  for k, v in sorted(files.items())],
+    }
+    if checks is not None:
+        manifest["public_checks"] = checks
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in [*sorted(files.items()), (MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())]:
+            info = zipfile.ZipInfo(name, FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.create_system = 3
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def _forbidden(root: Path) -> str | None:
+    real = root.resolve()
+    for secret in (KIT_ROOT / "solutions", KIT_ROOT / "autograder"):
+        s = secret.resolve()
+        if real == s or s in real.parents:
+            return f"{root} is not a folder of exercises (it is, or lies in, the kit's {secret.relative_to(KIT_ROOT)}/)"
+    return None
+
+
+def submit(student: str, days: list[str], exercises: Path, out: Path, *, run_checks: bool = True,
+           force: bool = False, echo=print) -> Path:
+    """Validate, show the public checks, write the archive; returns its path (SubmitError if blocked)."""
+    if not SAFE_ID.fullmatch(student or ""):
+        raise SubmitError("give your student id: make submit STUDENT=<id> (letters, digits, '.', '_' or '-', "
+                          "as your course uses it)")
+    exercises = Path(exercises)
+    why = _forbidden(exercises)
+    if why:
+        raise SubmitError(why)
+    files: dict[str, bytes] = {}
+    missing = []
+    for day in days:
+        if not (exercises / day).is_dir():
+            raise SubmitError(f"{exercises / day} does not exist: run make submit from the kit, or give "
+                              "EXERCISES=<folder holding day15/ and day16/>")
+        for key, path in student_files(exercises, day):
+            if path.exists() or path.is_symlink():
+                if _forbidden(path):     # (a day folder linked to the solutions, say)
+                    raise SubmitError(f"{path} is not your file: it lies in the kit's solutions or grader")
+                files[key] = _read(path)
+            else:
+                missing.append(key)
+    if not files:
+        raise SubmitError(f"no exercise file found under {exercises} for {', '.join(days)}")
+    problems = [f"missing: {m}" for m in missing if m.endswith(".py")]
+    for day in days:
+        problems += validate(files, day, exercises)
+    checks = None
+    if run_checks:
+        from autograder import selfcheck
+        echo("Public checks (shown for your information; they never block a submission):\n")
+        rows = [row for day in days for row in selfcheck.check_day(exercises, day)]
+        echo(selfcheck.render(rows))
+        echo("")
+        checks = {"passed": sum(r.status == "passed" for r in rows), "total": len(rows)}
+    if problems:
+        text = "\n".join(f"  - {p}" for p in problems)
+        if not force:
+            raise SubmitError(f"not submitted: fix these first (or submit anyway with FORCE=1):\n{text}")
+        echo(f"warning: submitting despite these problems:\n{text}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{student}_{'_'.join(days)}.zip"
+    data = build_archive(student, days, files, checks)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    echo(f"wrote {target} ({len(data) // 1024 + 1} KiB): {', '.join(sorted(files))} and {MANIFEST}")
+    echo("upload this file to your course's assignment page")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make submit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--student", default="", help="your student id (as your course uses it)")
+    parser.add_argument("--day", default="", help="15 or 16 (default: both)")
+    parser.add_argument("--exercises", type=Path, default=KIT_ROOT / "exercises",
+                        help="folder holding day15/ and day16/ (default: exercises/)")
+    parser.add_argument("--out", type=Path, default=KIT_ROOT / "submissions",
+                        help="where to write the archive (default: submissions/)")
+    parser.add_argument("--no-checks", action="store_true", help="do not run the public checks")
+    parser.add_argument("--force", action="store_true", help="submit even if a file does not import")
+    args = parser.parse_args(argv)
+    day = args.day.strip()
+    if day and not day.startswith("day"):
+        day = f"day{day}"
+    if day and day not in DAYS:
+        parser.error(f"--day must be one of {', '.join(d[3:] for d in DAYS)}")
+    days = [day] if day else list(DAYS)
+    try:
+        submit(args.student.strip(), days, args.exercises, args.out, run_checks=not args.no_checks,
+               force=args.force)
+    except SubmitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

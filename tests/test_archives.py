@@ -1,0 +1,297 @@
+"""Archives as untrusted input: every hostile upload is refused for its student alone, nothing escapes.
+
+Pure staging (``autograder.archives``), no engine: each case is a synthetic LMS bulk download with
+one honest student and one hostile one; the honest student is staged, the hostile one is refused
+with a clear reason, and nothing is written outside the grading folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import stat
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import archives
+
+KIT = Path(__file__).resolve().parents[1]
+REF15 = (KIT / "solutions" / "day15" / "basic.py").read_bytes()
+GOOD = "doe_jane_2001_9001_jane_day15.zip"
+
+
+def zip_bytes(entries, compression=zipfile.ZIP_DEFLATED) -> bytes:
+    """entries: (name or ZipInfo, bytes); duplicates and odd names are written as given."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # "Duplicate name": on purpose
+        with zipfile.ZipFile(buf, "w", compression) as zf:
+            for name, data in entries:
+                if isinstance(name, str):
+                    name = zipfile.ZipInfo(name, (2026, 11, 20, 10, 0, 0))
+                    name.compress_type = compression
+                zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def good_upload() -> bytes:
+    return zip_bytes([("day15/basic.py", REF15)])
+
+
+def bulk(tmp: Path, hostile: dict[str, bytes], name="download.zip") -> Path:
+    path = tmp / name
+    path.write_bytes(zip_bytes([(GOOD, good_upload()), *hostile.items()], zipfile.ZIP_STORED))
+    return path
+
+
+def tree(root: Path) -> dict[str, str]:
+    out = {}
+    for top, dirs, names in os.walk(root):
+        for n in dirs + names:
+            p = Path(top, n)
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() \
+                and not p.is_symlink() else "link" if p.is_symlink() else "dir"
+    return out
+
+
+def stage_one(tmp_path: Path, hostile_name: str, hostile: bytes, student: str) -> archives.StagedStudent:
+    """Stage the download; the honest student is intact, nothing outside out/.staging changed."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "keep.txt").write_text("untouched")
+    target = bulk(tmp_path, {hostile_name: hostile})
+    before = {k: v for k, v in tree(tmp_path).items() if not k.startswith("out")}
+    staged = archives.stage(target, tmp_path / "out")
+    after = {k: v for k, v in tree(tmp_path).items() if not k.startswith("out")}
+    assert after == before, "something was written outside the grading folder"
+    assert all(k.startswith(".staging") for k in tree(tmp_path / "out") if k != ".lock")
+    good = staged.students["doe_jane_2001"]
+    assert good.rejected is None and good.files["day15"]["basic.py"] == REF15
+    for p in (staged.root / "doe_jane_2001").rglob("*"):
+        assert not p.is_symlink()
+    bad = staged.students[student]
+    assert bad.rejected, f"{student} should have been refused"
+    folder = staged.root / student
+    assert sorted(p.name for p in folder.iterdir()) == [archives.STUDENT_NOTES], "a refused upload stages nothing"
+    notes = json.loads((staged.root / archives.NOTES_FILE).read_text())["students"][student]
+    assert notes["rejected"] == bad.rejected
+    return bad
+
+
+def symlink_info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, (2026, 11, 20, 10, 0, 0))
+    info.create_system = 3
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+def non_utf8(entries, placeholder: bytes, raw: bytes) -> bytes:
+    """A zip whose name holds ``raw`` (not UTF-8, no UTF-8 flag): written with a placeholder, patched."""
+    assert len(placeholder) == len(raw)
+    data = zip_bytes(entries)
+    assert data.count(placeholder) == 2       # local header and central directory
+    return data.replace(placeholder, raw)
+
+
+HOSTILE = {
+    "absolute path": (lambda: zip_bytes([("day15/basic.py", REF15), ("/tmp/rnnkit-escape.py", b"x = 1\n")]),
+                      "absolute path"),
+    "dot-dot": (lambda: zip_bytes([("day15/basic.py", REF15), ("day15/../../../escape.py", b"x = 1\n")]),
+                "outside the archive"),
+    "windows dot-dot": (lambda: zip_bytes([("day15\\..\\..\\escape.py", b"x = 1\n")]), "outside the archive"),
+    "symlink": (lambda: zip_bytes([(symlink_info("day15/basic.py"), b"../../../solutions/day15/basic.py")]),
+                "symbolic link"),
+    "device": (lambda: zip_bytes([(_special("day15/basic.py", stat.S_IFIFO), b"")]), "not a regular file"),
+    "duplicate": (lambda: zip_bytes([("day15/basic.py", REF15), ("day15/basic.py", b"import os\n")]), "twice"),
+    "duplicate by case": (lambda: zip_bytes([("day15/basic.py", REF15), ("DAY15/basic.py", b"x\n")]), "twice"),
+    "nested archive": (lambda: zip_bytes([("day15/basic.py", REF15), ("day15/more.zip", good_upload())]),
+                       "archives inside archives"),
+    "disguised archive": (lambda: zip_bytes([("day15/basic.py", good_upload())]), "itself a zip"),
+    "ratio bomb": (lambda: zip_bytes([("day15/basic.py", b"\0" * (10 << 20))]), "zip bomb"),
+    "size bomb": (lambda: zip_bytes([("day15/basic.py", b"\0" * (40 << 20))]), "far too large"),
+    "total size": (lambda: zip_bytes([(f"day15/f{i}.bin", bytes(18 << 20)) for i in range(3)],
+                                     zipfile.ZIP_STORED), "more than 50 MiB"),
+    "member count": (lambda: zip_bytes([(f"day15/f{i}.txt", b"") for i in range(archives.MAX_MEMBERS + 1)]),
+                     "entries"),
+    "non-UTF-8 name": (lambda: non_utf8([("day15/basic.py", REF15), ("day15/n_XX.py", b"")], b"n_XX", b"n_\xff\xfe"),
+                       "not UTF-8"),
+    "flagged bad UTF-8": (lambda: _flagged_bad_utf8(), "not valid UTF-8"),
+    "encrypted": (lambda: _encrypted(), "encrypted"),
+    "not a zip": (lambda: b"this is not a zip file at all", "not a readable zip"),
+}
+
+
+def _special(name: str, kind: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, (2026, 11, 20, 10, 0, 0))
+    info.create_system = 3
+    info.external_attr = (kind | 0o644) << 16
+    return info
+
+
+def _encrypted() -> bytes:
+    """A member flagged encrypted (zipfile cannot write one: the flag is set in both headers)."""
+    data = bytearray(zip_bytes([("day15/basic.py", REF15)]))
+    for sig, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        i = data.index(sig) + at
+        data[i] |= 0x1
+    return bytes(data)
+
+
+def _flagged_bad_utf8() -> bytes:
+    """A name flagged UTF-8 whose bytes are not UTF-8."""
+    data = zip_bytes([("day15/basic.py", REF15), ("day15/\u00e9_.py", b"")])    # non-ASCII: flagged UTF-8
+    return data.replace("\u00e9_".encode(), b"\xff\xfe_")
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_upload_is_refused_for_its_student_only(tmp_path, case):
+    make, phrase = HOSTILE[case]
+    bad = stage_one(tmp_path, "mallory_day15.zip", make(), "mallory")
+    assert phrase in bad.rejected, bad.rejected
+    assert bad.rejected.startswith("your upload was rejected: mallory_day15.zip")
+    assert not Path("/tmp/rnnkit-escape.py").exists()
+
+
+def test_a_nested_archive_one_level_deeper_than_the_lms_folder_is_refused(tmp_path):
+    inner = zip_bytes([("day15/basic.py", REF15), ("day15/inner.zip", good_upload())])
+    target = tmp_path / "moodle.zip"
+    target.write_bytes(zip_bytes([
+        ("Jane Doe_2001_assignsubmission_file_/jane_day15.zip", good_upload()),
+        ("Mal Lory_666_assignsubmission_file_/mal_day15.zip", inner),
+        ("Two Zips_667_assignsubmission_file_/a.zip", good_upload()),
+        ("Two Zips_667_assignsubmission_file_/b.zip", good_upload()),
+    ]))
+    staged = archives.stage(target, tmp_path / "out")
+    assert staged.students["jane_doe_2001"].files["day15"]["basic.py"] == REF15
+    assert "archives inside archives" in staged.students["mal_lory_666"].rejected
+    assert "holds 2 archives" in staged.students["two_zips_667"].rejected
+
+
+def test_unsafe_paths_at_the_top_of_a_bulk_download_belong_to_nobody(tmp_path):
+    target = tmp_path / "dl.zip"
+    target.write_bytes(zip_bytes([(GOOD, good_upload()), ("../escape.zip", good_upload()),
+                                  ("/abs.zip", good_upload()),
+                                  ("Jane Doe_2002_assignsubmission_file_/../../x.py", b"")]))
+    staged = archives.stage(target, tmp_path / "out")
+    assert staged.students["doe_jane_2001"].rejected is None
+    assert any("escape.zip" in w for w in staged.warnings) and any("/abs.zip" in w for w in staged.warnings)
+    assert sorted(staged.students) == ["doe_jane_2001", "jane_doe_2002"]
+    assert "outside the archive" in staged.students["jane_doe_2002"].rejected
+    assert not (tmp_path / "escape.zip").exists() and not (tmp_path / "x.py").exists()
+
+
+def test_symbolic_links_in_a_folder_of_uploads_are_refused(tmp_path):
+    folder = tmp_path / "uploads"
+    (folder / "Jane Doe_2001_assignsubmission_file_" / "day15").mkdir(parents=True)
+    (folder / "Jane Doe_2001_assignsubmission_file_" / "day15" / "basic.py").write_bytes(REF15)
+    (folder / "Mal Lory_666_assignsubmission_file_" / "day15").mkdir(parents=True)
+    os.symlink(KIT / "solutions" / "day15" / "basic.py",
+               folder / "Mal Lory_666_assignsubmission_file_" / "day15" / "basic.py")
+    assert archives.is_archive_target(folder)
+    staged = archives.stage(folder, tmp_path / "out")
+    assert staged.students["jane_doe_2001"].files["day15"]["basic.py"] == REF15
+    assert "symbolic link" in staged.students["mal_lory_666"].rejected
+
+
+@pytest.mark.parametrize("label, folder, key, name, scheme", [
+    ("doe_jane_2001_9001_jane_day15.zip", False, "id:2001", "doe_jane_2001", "canvas"),
+    ("doejane_LATE_2001_9002_day15.zip", False, "id:2001", "doejane_2001", "canvas"),
+    ("Jane Doe_2001_assignsubmission_file_", True, "moodle:2001", "jane_doe_2001", "moodle"),
+    ("Day15_jdoe_attempt_2026-11-20-10-15-00_day15.zip", False, "user:jdoe", "jdoe", "blackboard"),
+    ("Day 15 RNNs_jdoe_attempt_2026-11-20-10-15-00.zip", False, "user:jdoe", "jdoe", "blackboard"),
+    ("lastname_firstname_12345_attempt_2026-11-20.zip", False, "id:12345", "lastname_firstname_12345", "attempt"),
+    ("alice_day15.zip", False, "user:alice", "alice", "submit"),
+    ("alice.smith_day15_day16.zip", False, "user:alice.smith", "alice.smith", "submit"),
+])
+def test_lms_names(label, folder, key, name, scheme):
+    who = archives.parse_name(label, folder=folder)
+    assert (who.key, who.name, who.scheme) == (key, name, scheme)
+
+
+def test_the_latest_attempt_wins_and_the_notes_say_which(tmp_path):
+    early = zip_bytes([("day15/basic.py", b"# first try\n")])
+    late = good_upload()
+    target = tmp_path / "bb.zip"
+    target.write_bytes(zip_bytes([
+        ("Day15_jdoe_attempt_2026-11-20-10-15-00_day15.zip", late),
+        ("Day15_jdoe_attempt_2026-11-19-09-00-00_day15.zip", early),
+        ("Day15_kim_attempt_2026-11-21-08-00-00_day15.zip", zip_bytes([("../x.py", b"")])),
+        ("Day15_kim_attempt_2026-11-18-08-00-00_day15.zip", late),
+    ]))
+    staged = archives.stage(target, tmp_path / "out")
+    jdoe = staged.students["jdoe"]
+    assert jdoe.files["day15"]["basic.py"] == REF15
+    assert jdoe.graded == ["Day15_jdoe_attempt_2026-11-20-10-15-00_day15.zip"]
+    assert jdoe.ignored == ["Day15_jdoe_attempt_2026-11-19-09-00-00_day15.zip"]
+    assert any("2026-11-20 10:15:00" in n for n in jdoe.notes)
+    assert any("not graded" in n and "2026-11-19" in n for n in jdoe.notes)
+    kim = staged.students["kim"]       # a later, hostile attempt replaces a good one: refused, and said so
+    assert kim.rejected and "2026-11-21" in kim.rejected and any("2026-11-18" in n for n in kim.notes)
+    lines = "\n".join(staged.lines())
+    assert "jdoe: graded Day15_jdoe_attempt_2026-11-20" in lines and "ignored earlier" in lines
+
+
+def test_staging_is_deterministic_and_replaces_the_previous_one(tmp_path):
+    target = bulk(tmp_path, {"mallory_day15.zip": zip_bytes([("../x", b"")])})
+    first = archives.stage(target, tmp_path / "out")
+    snapshot = tree(first.root)
+    second = archives.stage(target, tmp_path / "out")
+    assert second.root == first.root and tree(second.root) == snapshot
+    target.write_bytes(zip_bytes([(GOOD, good_upload())], zipfile.ZIP_STORED))
+    os.utime(target, (1, 1))
+    third = archives.stage(target, tmp_path / "out")
+    assert third.root != first.root and not first.root.exists()
+    jane = {k.split("/", 1)[1]: v for k, v in snapshot.items() if k.startswith("doe_jane_2001/")}
+    assert tree(third.root / "doe_jane_2001") == jane
+
+
+def make_submit_zip(student: str, files: dict[str, bytes], tamper: bool = False) -> bytes:
+    manifest = {"student": student, "days": sorted({k.split("/")[0] for k in files}),
+                "files": [{"path": k, "sha256": hashlib.sha256(v + b"#" * tamper).hexdigest()}
+                          for k, v in files.items()]}
+    return zip_bytes([*files.items(), ("manifest.json", json.dumps(manifest).encode())])
+
+
+def test_a_folder_of_archives_merges_a_students_days_and_checks_the_manifest(tmp_path):
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "alice_day15.zip").write_bytes(make_submit_zip("alice", {"day15/basic.py": REF15}))
+    (folder / "alice_day16.zip").write_bytes(make_submit_zip("alice", {"day16/basic.py": b"x = 1\n"}))
+    tampered = make_submit_zip("bob", {"day15/basic.py": REF15}, tamper=True)   # edited after make submit
+    (folder / "whatever.zip").write_bytes(tampered)      # no LMS name: the manifest says who
+    (folder / "notes.txt").write_text("not an upload")
+    assert archives.is_archive_target(folder)
+    staged = archives.stage(folder, tmp_path / "out")
+    assert sorted(staged.students) == ["alice", "bob"]
+    alice = staged.students["alice"]
+    assert sorted(alice.files) == ["day15", "day16"] and alice.ignored == []
+    assert sorted(alice.graded) == ["alice_day15.zip", "alice_day16.zip"]
+    assert any("differs from its manifest" in n for n in staged.students["bob"].notes)
+
+
+def test_one_students_archive_is_a_class_of_one(tmp_path):
+    path = tmp_path / "alice_day15.zip"
+    path.write_bytes(make_submit_zip("alice", {"day15/basic.py": REF15, "day15/checking.py": b"",
+                                               "day15/scratch.py": b""}))
+    assert archives.is_archive_target(path)
+    staged = archives.stage(path, tmp_path / "out")
+    assert list(staged.students) == ["alice"]
+    assert sorted(p.name for p in (staged.root / "alice" / "day15").iterdir()) == ["basic.py"]
+    assert any("scratch.py" in n for n in staged.students["alice"].notes)
+
+
+def test_a_spoofed_manifest_does_not_change_who_the_lms_says_uploaded(tmp_path):
+    target = tmp_path / "dl.zip"
+    target.write_bytes(zip_bytes([("doe_jane_2001_9001_x.zip", make_submit_zip("alice", {"day15/basic.py": REF15}))]))
+    staged = archives.stage(target, tmp_path / "out")
+    assert list(staged.students) == ["doe_jane_2001"]
+    assert any("manifest says student 'alice'" in n for n in staged.students["doe_jane_2001"].notes)
+
+
+def test_what_needs_staging():
+    assert not archives.is_archive_target(KIT / "exercises")
+    assert not archives.is_archive_target(KIT / "exercises" / "day15")
+    assert not archives.is_archive_target(KIT / "exercises" / "day15" / "basic.py")
