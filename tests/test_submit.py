@@ -205,7 +205,14 @@ def graded(alice, tmp_path_factory):
     out = tmp / "grades"
     first = grade_cli(download, out)
     second = grade_cli(download, out)
-    return {"out": out, "first": first, "second": second, "tmp": tmp, "download": download, "before": before}
+    later = tmp / "later" / "day15_download.zip"          # the same download, one late student more
+    later.parent.mkdir()
+    later.write_bytes(download.read_bytes())
+    with zipfile.ZipFile(later, "a") as zf:
+        zf.writestr(zipfile.ZipInfo("zed_day15.zip", (2026, 11, 22, 8, 0, 0)), basic_only())
+    third = grade_cli(later, out)
+    return {"out": out, "first": first, "second": second, "third": third, "tmp": tmp, "download": download,
+            "before": before}
 
 
 def results(graded, student) -> dict:
@@ -215,11 +222,13 @@ def results(graded, student) -> dict:
 def test_every_student_of_the_lms_download_is_graded_under_the_right_id(graded):
     first = graded["first"]
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    folders = {p.parent.name for p in graded["out"].glob("*/results.json")}
-    assert folders == set(EXPECTED)
     assert f"graded {len(EXPECTED)} student(s)" in first.stdout
+    for student in EXPECTED:
+        assert f"\n  {student}: " in first.stdout
+    folders = {p.parent.name for p in graded["out"].glob("*/results.json")}
+    assert folders == set(EXPECTED) | {"zed"}          # (zed: the third run's newcomer)
     gradebook = (graded["out"] / "gradebook.csv").read_text().splitlines()
-    assert sorted(line.split(",")[0] for line in gradebook[1:]) == sorted(EXPECTED)
+    assert sorted(line.split(",")[0] for line in gradebook[1:]) == sorted(folders)
 
 
 def test_the_later_attempt_is_graded_and_the_report_says_so(graded):
@@ -255,7 +264,7 @@ def test_hostile_uploads_get_zero_and_the_reason_the_rest_is_graded(graded):
 def test_nothing_is_written_outside_the_grading_folder(graded):
     assert not Path("/tmp/rnnkit-pwned.py").exists()
     assert graded["download"].read_bytes() == graded["before"]
-    assert sorted(p.name for p in graded["tmp"].iterdir()) == ["day15_download.zip", "grades"]
+    assert sorted(p.name for p in graded["tmp"].iterdir()) == ["day15_download.zip", "grades", "later"]
     staged = list((graded["out"] / ".staging").iterdir())
     assert len(staged) == 1 and not any(p.is_symlink() for p in staged[0].rglob("*"))
 
@@ -264,3 +273,7 @@ def test_grading_the_same_download_again_regrades_nobody(graded):
     second = graded["second"]
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"graded 0 student(s), {len(EXPECTED)} unchanged" in second.stdout
+    third = graded["third"]           # a new download: restaged elsewhere, yet only the newcomer is graded
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert f"graded 1 student(s), {len(EXPECTED)} unchanged" in third.stdout
+    assert len(list((graded["out"] / ".staging").iterdir())) == 1
