@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.fingerprints import match
 from autograder.loading import load_module
 
 KIT_ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +31,7 @@ class Row:
     exercise: str
     status: str   # passed | failed | not attempted | error
     message: str
+    fingerprint: str | None = None   # the known mistake the failure looks like (autograder/fingerprints)
 
 
 class _Timeout(Exception):
@@ -74,16 +76,26 @@ def check_day(root: Path, day: str, levels=LEVELS) -> list[Row]:
             if not callable(fn):
                 rows.append(Row(day, level, name, "error", f"{level}.py defines no function {name}()"))
                 continue
+            recorder = match.Recorder(fn, day, name)   # the checks' calls, to name a known mistake
             previous = signal.signal(signal.SIGALRM, _alarm)
             signal.alarm(TIMEOUT_S)
             try:
-                status, message = checking.run_public_checks(name, fn)
+                status, message = checking.run_public_checks(name, recorder)
             except _Timeout:
                 status, message = "failed", f"timed out after {TIMEOUT_S} s: look for a loop that never ends"
             finally:
                 signal.alarm(0)
                 signal.signal(signal.SIGALRM, previous)
-            rows.append(Row(day, level, name, status, message))
+            fingerprint = None
+            if status == "failed" and recorder.calls:
+                try:
+                    found = match.identify(day, name, recorder.calls)
+                except Exception:  # noqa: BLE001 - naming the mistake is a bonus, never a crash
+                    found = None
+                if found is not None:
+                    fingerprint = found.name
+                    message = f"{message}\n{match.describe(found)}"
+            rows.append(Row(day, level, name, status, message, fingerprint))
     return rows
 
 

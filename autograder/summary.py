@@ -15,6 +15,8 @@ from pathlib import Path
 from autograder.catalogue import CATALOGUE, DAYS, LEVELS
 
 EXERCISE_ORDER = [(day, name) for day in DAYS for level in LEVELS for name in CATALOGUE[day][level]]
+FAILED = ("failed", "timed out", "crashed")      # a wrong answer (not: not attempted, missing, not run)
+UNEXPLAINED = "(failed, no known mistake)"
 BINS = [(0, 20), (20, 40), (40, 60), (60, 80), (80, 100.0001)]
 
 
@@ -25,6 +27,8 @@ class StudentResult:
     max_score: float
     by_exercise: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)  # (got, max)
     gpu_not_run: bool = False
+    mistakes: dict[tuple[str, str], set] = field(default_factory=dict)   # exercise -> known mistakes named
+    unexplained: set = field(default_factory=set)                        # exercises failed, no mistake named
 
 
 def load_results(out: Path) -> list[StudentResult]:
@@ -39,6 +43,11 @@ def load_results(out: Path) -> list[StudentResult]:
             result.max_score += float(test.get("max_score", 0))
             if test.get("device") == "cuda" and test.get("status") == "not run":
                 result.gpu_not_run = True
+            if test.get("fingerprint"):
+                result.mistakes.setdefault(key, set()).add(test["fingerprint"])
+            elif test.get("status") in FAILED:
+                result.unexplained.add(key)
+        result.unexplained -= set(result.mistakes)
         students.append(result)
     return students
 
@@ -61,12 +70,68 @@ def summarize(students: list[StudentResult]) -> str:
         full = sum(1 for got, most in cells if most and got >= most)
         mean = statistics.mean(got / most for got, most in cells if most) if any(m for _, m in cells) else 0.0
         lines.append(f"{day + ' ' + name:<28}{f'{full}/{len(cells)}':>12}{100 * mean:>13.0f}%")
+    lines += ["", *mistake_lines(students)]
     lines += ["", "Score distribution:"]
     for lo, hi in BINS:
         n = sum(lo <= p < hi for p in percents)
         label = f"{lo:>3}-{min(hi, 100):>3.0f}%"
         lines.append(f"  {label}  {'#' * n} {n}")
     return "\n".join(lines)
+
+
+def mistake_table(students: list[StudentResult]) -> list[tuple[str, str, str, int]]:
+    """(day, exercise, mistake, students): each known mistake named by the hidden tests, then the failures
+    no known mistake explains, per exercise in course order; mistakes by count, then by name."""
+    rows = []
+    for day, name in EXERCISE_ORDER:
+        counts: dict[str, int] = {}
+        for s in students:
+            for mistake in s.mistakes.get((day, name), ()):
+                counts[mistake] = counts.get(mistake, 0) + 1
+        rows += [(day, name, m, n) for m, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        other = sum((day, name) in s.unexplained for s in students)
+        if other:
+            rows.append((day, name, UNEXPLAINED, other))
+    return rows
+
+
+def mistake_lines(students: list[StudentResult]) -> list[str]:
+    rows = mistake_table(students)
+    lines = ["Known mistakes (students whose failed hidden tests match a known wrong variant):"]
+    if not rows:
+        return lines + ["  (no failed tests)"]
+    lines.append(f"{'exercise':<28}{'mistake':<40}{'students':>8}")
+    last = None
+    for day, name, mistake, n in rows:
+        label = f"{day} {name}" if (day, name) != last else ""
+        last = (day, name)
+        lines.append(f"{label:<28}{mistake:<40}{n:>8}")
+    return lines
+
+
+def plot_mistakes(students: list[StudentResult], path: Path) -> None:
+    """A bar per (exercise, mistake): what to go over in the next lecture."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = mistake_table(students)
+    labels = [f"{d[3:]}:{e}: {m}" for d, e, m, _ in rows]
+    counts = [n for *_, n in rows]
+    colors = ["#bbbbbb" if m == UNEXPLAINED else "#c44e52" for _, _, m, _ in rows]
+    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.35 * len(rows) + 1.2)))
+    if rows:
+        ax.barh(labels[::-1], counts[::-1], color=colors[::-1])
+        ax.set_xlim(0, max(len(students), 1))
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    else:
+        ax.text(0.5, 0.5, "no failed tests", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+    ax.set_xlabel("students (red: a known mistake; grey: failed, no known mistake explains it)")
+    ax.set_title(f"Known mistakes per exercise ({len(students)} students)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
 
 
 def plot(students: list[StudentResult], path: Path) -> None:
@@ -107,6 +172,8 @@ def student_lines(out: Path, stories: dict[str, str] | None = None) -> list[str]
             key = f"{test.get('day', '')[3:]}:{test.get('exercise', '?')}"
             if test.get("score", 0) < test.get("max_score", 0) and key not in lost:
                 lost[key] = (test.get("output") or test.get("status") or "").splitlines()[0][:90]
+            if test.get("fingerprint") and not lost.get(key, "").startswith("known mistake"):
+                lost[key] = f"known mistake {test['fingerprint']}"   # what a TA can act on, first
         head = f"{student:<22}{data.get('score', 0):>6g}/{data.get('max_score', 0):<5g}"
         if stories and student in stories:
             lines.append(f"{head} {stories[student]}")
@@ -135,6 +202,9 @@ def write_summary(out: Path) -> str:
         tmp = out / ".summary.png.tmp.png"
         plot(students, tmp)
         os.replace(tmp, out / "summary.png")
+        tmp = out / ".summary_mistakes.png.tmp.png"
+        plot_mistakes(students, tmp)
+        os.replace(tmp, out / "summary_mistakes.png")
     return text
 
 

@@ -51,6 +51,7 @@ def results(student: str, rows, notes: list[str], devices: list[str], gpu_note: 
             "level": row.level,
             "device": row.device,
             "test": row.test,
+            "fingerprint": getattr(row, "fingerprint", None),
         })
     score = sum(t["score"] for t in tests)
     max_score = sum(t["max_score"] for t in tests)

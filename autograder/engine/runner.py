@@ -29,6 +29,7 @@ class Row:
     points: float
     status: str           # passed, failed, not attempted, missing, timed out, crashed, not run, error
     message: str
+    fingerprint: str | None = None    # the known mistake that explains a failure (autograder/fingerprints)
 
 
 class _Provider:
@@ -98,6 +99,8 @@ class GradingPlugin:
             if row.status in ("pending", "passed"):
                 if call.when == "call":
                     row.status, row.message = explain(exc)
+                    if row.status == "failed":
+                        self._fingerprint(row)
                 else:   # a fixture or a teardown broke: the grader's problem, not the student's
                     row.status = "error"
                     row.message = f"internal grading error (not your fault): {type(exc).__name__}: {str(exc)[:300]}"
@@ -107,6 +110,18 @@ class GradingPlugin:
             row.status, row.message = "error", "internal grading error (not your fault): the test did not run"
         return TestReport(item.nodeid, item.location, {k: 1 for k in item.keywords}, outcome, longrepr,
                           call.when, (), call.duration, call.start, call.stop, item.user_properties)
+
+    def _fingerprint(self, row: Row) -> None:
+        """Replay the test's calls through the exercise's known mistakes; name the one that fits."""
+        try:
+            from autograder.fingerprints import match
+            found = match.identify(row.day, row.exercise, self.session.recorded)
+        except Exception as exc:  # noqa: BLE001 - a fingerprint bug must not cost the student anything
+            self.errors.append(f"fingerprints: {type(exc).__name__}: {str(exc)[:200]}")
+            return
+        if found is not None:
+            row.fingerprint = found.name
+            row.message = f"{row.message}\n  {match.describe(found)}"
 
     def _row(self, item) -> Row:
         marker = item.get_closest_marker("grade")

@@ -263,6 +263,7 @@ class Engine:
         # The resume key: a changed submission, suite, reference or engine means regrade.
         h = hashlib.sha256(json.dumps([ENGINE_VERSION, devices, timeout, memory_mb, tgt.scope]).encode())
         for part in (suites, KIT / "solutions", KIT / "autograder" / "engine", KIT / "autograder" / "catalogue.py",
+                     KIT / "autograder" / "fingerprints",
                      KIT / "autograder" / "loading.py"):
             if part.exists():
                 _hash_tree(h, part)
