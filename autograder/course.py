@@ -18,6 +18,8 @@ import json
 import os
 import subprocess
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from autograder import build
@@ -30,7 +32,21 @@ CONFIG = '''\
 c = get_config()
 c.CourseDirectory.course_id = "{course_id}"
 # One cell may run a short training demo; an infinite loop costs this much per cell.
-c.Execute.timeout = 60
+c.Execute.timeout = {timeout}
+# A test cell the student deleted comes back from the database (with a note) and is graded;
+# an edited one is overwritten by the original (nbgrader always does that for locked cells).
+# nbgrader 0.9.6 crashes re-adding a test cell that follows a read-only cell (our check cells):
+# the kit's RestoreCells puts it back after the nearest cell the submission still has.
+import sys
+sys.path.insert(0, {kit!r})
+c.OverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "autograder.course.RestoreCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 # Keep the hidden tests out of the feedback students receive (nbgrader shows them by default).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
@@ -39,11 +55,11 @@ c.GenerateFeedback.preprocessors = [
 ]
 '''
 
-def write_course(root: Path) -> Path:
+def write_course(root: Path, timeout: int = 60) -> Path:
     root = Path(root)
     solution_tree = build.build_files(release=False)   # hidden-test cells name this kit's path
     (root / "nbgrader_config.py").parent.mkdir(parents=True, exist_ok=True)
-    (root / "nbgrader_config.py").write_text(CONFIG.format(course_id=COURSE_ID), encoding="utf-8")
+    (root / "nbgrader_config.py").write_text(CONFIG.format(course_id=COURSE_ID, timeout=timeout, kit=str(build.KIT_ROOT)), encoding="utf-8")
     for day in DAYS:
         source = root / "source" / day
         source.mkdir(parents=True, exist_ok=True)
@@ -55,6 +71,46 @@ def write_course(root: Path) -> Path:
     return root
 
 
+def _restore_cells_class():
+    from nbgrader.preprocessors import OverwriteCells
+
+    class RestoreCells(OverwriteCells):
+        """nbgrader's OverwriteCells, whose re-adding of deleted grade cells works after any cell.
+
+        nbgrader 0.9.6 looks for the deleted cell's predecessor among the submission's grade and
+        solution cells only, and fails the whole submission when it is a read-only cell (a
+        ``check(...)`` cell, a text cell). Here a deleted grade cell goes back right after the
+        nearest earlier source cell the submission still has, so it runs and is graded.
+        """
+
+        def add_missing_grade_cells(self, nb, resources):
+            source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+            source = {cell.name: cell for cell in source_nb.source_cells}
+            order = list(source)
+            grade_cells = {cell.name: cell for cell in source_nb.grade_cells}
+            solutions = {cell.name for cell in source_nb.solution_cells}
+            for name in order:
+                present = [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in nb.cells]
+                if name not in grade_cells or name in present:
+                    continue
+                self.log.warning("Missing grade cell %s encountered, adding it back to the notebook", name)
+                cell = self.missing_cell_transform(source[name], grade_cells[name].max_score,
+                                                   is_solution=name in solutions)
+                cell["id"] = f"restored-{name}"[:64]
+                before = [present.index(prev) + 1 for prev in order[:order.index(name)] if prev in present]
+                nb.cells.insert(max(before, default=0), cell)
+            return nb, resources
+
+    return RestoreCells
+
+
+def __getattr__(name: str):
+    # nbgrader imports "autograder.course.RestoreCells" by name; nbgrader itself is imported only then.
+    if name == "RestoreCells":
+        return _restore_cells_class()
+    raise AttributeError(name)
+
+
 if __name__ == "__main__":
     print(write_course(Path(sys.argv[1] if len(sys.argv) > 1 else "build/course")))
 
@@ -62,10 +118,12 @@ if __name__ == "__main__":
 # --------------------------------------------------------------------------- running nbgrader, reading its gradebook
 
 
-def nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the real ``nbgrader`` of this environment in ``course`` (its alembic must be on PATH too)."""
+def nbgrader(course: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``nbgrader`` of this environment in ``course`` (its alembic must be on PATH too).
+
+    ``env`` adds variables (``OMP_NUM_THREADS=1`` for the kernels when several run at once)."""
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    env = {**os.environ, **(env or {}), "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     done = subprocess.run([str(Path(bin_dir) / "nbgrader"), *args], cwd=course, env=env,
                           capture_output=True, text=True)
     if check and done.returncode != 0:
@@ -77,12 +135,21 @@ def gradebook_url(course: Path) -> str:
     return f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
 
 
-def hidden_scores(course: Path) -> dict[tuple[str, str, str], float]:
-    """(student, day, exercise) -> points of the hidden-test cell in nbgrader's gradebook."""
+@contextmanager
+def _gradebook(course: Path):
+    """nbgrader's Gradebook, without the SQLAlchemy warnings its 0.9.6 models raise on every query."""
     from nbgrader.api import Gradebook
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(gradebook_url(course), COURSE_ID) as gb:
+            yield gb
+
+
+def hidden_scores(course: Path) -> dict[tuple[str, str, str], float]:
+    """(student, day, exercise) -> points of the hidden-test cell in nbgrader's gradebook."""
     scores = {}
-    with Gradebook(gradebook_url(course), COURSE_ID) as gb:
+    with _gradebook(course) as gb:
         for assignment in gb.assignments:
             for submission in assignment.submissions:
                 for notebook in submission.notebooks:
@@ -93,37 +160,51 @@ def hidden_scores(course: Path) -> dict[tuple[str, str, str], float]:
     return scores
 
 
+def engine_fractions(grades: Path) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """(student, day, exercise) -> (earned, possible) over every test and device the engine ran."""
+    out: dict[tuple[str, str, str], list[float]] = {}
+    for results in sorted(Path(grades).glob("*/results.json")):
+        for test in json.loads(results.read_text(encoding="utf-8")).get("tests", []):
+            ep = out.setdefault((results.parent.name, test.get("day"), test.get("exercise")), [0.0, 0.0])
+            ep[0] += float(test.get("score", 0))
+            ep[1] += float(test.get("max_score", 0))
+    return {key: (e, p) for key, (e, p) in out.items()}
+
+
+def engine_points(grades: Path) -> dict[tuple[str, str, str], float]:
+    """(student, day, exercise) -> the engine's points on the scale of that exercise's hidden-test cell."""
+    points = {day: build.hidden_points(day) for day in DAYS}
+    return {(s, d, ex): points.get(d, {}).get(ex, 0) * e / p if p else 0.0
+            for (s, d, ex), (e, p) in engine_fractions(grades).items()}
+
+
 def record_engine_grades(course: Path, grades: Path) -> list[str]:
     """Write the engine's points into nbgrader's gradebook, through nbgrader's own API.
 
     Each exercise's hidden-test cell gets ``points x (earned / possible)`` over every
     device the engine ran; written answers (manually graded cells) are left alone.
-    A submission nbgrader already knows is updated in place, never added twice.
+    A student or submission nbgrader already knows is updated in place, never added twice.
     Returns one line per student and day, for the TA.
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
+    fractions = engine_fractions(grades)
     lines = []
-    with Gradebook(gradebook_url(course), COURSE_ID) as gb:
+    with _gradebook(course) as gb:
         known = {a.name for a in gb.assignments}
-        for results in sorted(Path(grades).glob("*/results.json")):
-            student = results.parent.name
-            per_exercise: dict[tuple[str, str], list[float]] = {}
-            for test in json.loads(results.read_text(encoding="utf-8")).get("tests", []):
-                earned_possible = per_exercise.setdefault((test.get("day"), test.get("exercise")), [0.0, 0.0])
-                earned_possible[0] += float(test.get("score", 0))
-                earned_possible[1] += float(test.get("max_score", 0))
-            for day in sorted({d for d, _ in per_exercise if d in known}):
+        for student in sorted({s for s, _, _ in fractions}):
+            for day in sorted({d for s, d, _ in fractions if s == student and d in known}):
+                if not (Path(course) / "submitted" / student / day).is_dir():
+                    continue          # nothing handed in for that day: no submission to invent
                 gb.update_or_create_student(student)
                 submission = gb.update_or_create_submission(day, student)
                 written = 0
                 for notebook in submission.notebooks:
                     for grade in notebook.grades:
-                        exercise = grade.name.removeprefix("hidden_")
-                        if not grade.name.startswith("hidden_") or (day, exercise) not in per_exercise:
+                        key = (student, day, grade.name.removeprefix("hidden_"))
+                        if not grade.name.startswith("hidden_") or key not in fractions:
                             continue
-                        earned, possible = per_exercise[(day, exercise)]
+                        earned, possible = fractions[key]
                         grade.auto_score = grade.max_score * earned / possible if possible else 0.0
+                        grade.needs_manual_grade = False
                         written += 1
                 gb.db.commit()
                 lines.append(f"{student} {day}: {written} exercise score(s) written to gradebook.db")

@@ -1,0 +1,319 @@
+"""The nbgrader course workflow end to end, with the real nbgrader 0.9.6 of this environment.
+
+One module fixture lays out a course (``make course``), runs ``generate_assignment`` for both
+days, submits the honest demo students as notebooks plus a student who tampers with test cells
+and one who attacks the kernel, runs ``nbgrader autograde`` (the two days as two concurrent
+processes: disjoint assignments, one sqlite gradebook; a day that fails is retried alone), reads
+nbgrader's hidden-cell points, sets a manual grade on an interview answer, then runs the engine on
+``<course>/submitted`` (``python -m autograder grade``), which writes its points into gradebook.db.
+The tests check the release, the agreement exercise by exercise, nbgrader's restoring of tampered
+cells, the feedback, the export and the gradebook. About 4 minutes on 2 cores.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("nbgrader")
+nbformat = pytest.importorskip("nbformat")
+
+from autograder import build, course, demo  # noqa: E402
+from autograder.catalogue import CATALOGUE, DAYS, LEVELS  # noqa: E402
+
+pytestmark = pytest.mark.slow
+KIT = Path(__file__).resolve().parents[1]
+
+HONEST = ["ben_notebooks", "cara_partial", "dan_missing_bias", "eve_gate_order", "finn_no_detach",
+          "gil_no_zero_grad", "hana_untouched"]
+# Students whose mistake lives in one notebook hand in only that one (the rest would be ben's again):
+# half the kernels, the same coverage. Every notebook of every day is still graded for ben, cara, hana.
+ONLY = {"dan_missing_bias": "day15/day15_basic.ipynb", "eve_gate_order": "day15/day15_intermediate.ipynb",
+        "finn_no_detach": "day16/day16_intermediate.ipynb", "gil_no_zero_grad": "day16/day16_basic.ipynb"}
+PERFECT, UNTOUCHED, TAMPER, CHEAT = "ben_notebooks", "hana_untouched", "zz_tamper", "zz_kernel_cheat"
+MANUAL = ("day15", "day15_basic", "day15_basic_q1")      # (assignment, notebook, answer cell) graded by hand
+
+WARNS = '''\
+    import sys, warnings
+    warnings.warn("rnn_cell: a friendly warning from a correct solution")
+    print("and a line on stderr", file=sys.stderr)
+'''
+
+
+def _cells(nb: dict) -> dict[str, dict]:
+    return {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]
+            if c["metadata"].get("nbgrader", {}).get("grade_id")}
+
+
+def _tamper_files() -> dict[str, bytes]:
+    """Day 15 only. basic: rnn_cell right but warns and writes to stderr; rnn_forward left as the stub,
+    its hidden-test cell edited to ``100.0``. intermediate: both right, hidden_lstm_cell deleted."""
+    solved = build.build_files(release=False)
+    release = build.build_files(release=True)
+    basic = json.loads(release[Path("day15") / "day15_basic.ipynb"])
+    cells = _cells(basic)
+    ref_cell = "".join(_cells(json.loads(solved[Path("day15") / "day15_basic.ipynb"]))["rnn_cell"]["source"])
+    ref_cell = ref_cell.replace("    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n" + WARNS, 1)
+    cells["rnn_cell"]["source"] = ref_cell
+    cells["hidden_rnn_forward"]["source"] = "100.0"
+    inter = json.loads(solved[Path("day15") / "day15_intermediate.ipynb"])
+    inter["cells"] = [c for c in inter["cells"]
+                      if c["metadata"].get("nbgrader", {}).get("grade_id") != "hidden_lstm_cell"]
+    for c in inter["cells"]:      # a student's copy of the release: no hidden code, no answers
+        gid = c["metadata"].get("nbgrader", {}).get("grade_id", "")
+        if gid.startswith("hidden_"):
+            c["source"] = build.HIDDEN_HEADER.format(name=gid.removeprefix("hidden_"))
+    return {"day15/day15_basic.ipynb": build.notebook_text(basic).encode(),
+            "day15/day15_intermediate.ipynb": build.notebook_text(inter).encode()}
+
+
+KERNEL_CHEAT = '''\
+import builtins as _b
+_real_import = _b.__import__
+def _full_marks(name, *args, **kwargs):       # the hidden cell imports the test runner: swap it
+    module = _real_import(name, *args, **kwargs)
+    if name == "autograder.nbgrader_bridge":
+        module.hidden_points = lambda day, level, exercise, ns: {points!r}[exercise]
+    return module
+_b.__import__ = _full_marks
+
+'''
+
+
+def _cheat_files() -> dict[str, bytes]:
+    """Day 15 basic, stubs left as they are, plus one cell that makes nbgrader pay out in full."""
+    basic = json.loads(build.build_files(release=True)[Path("day15") / "day15_basic.ipynb"])
+    cell = _cells(basic)["rnn_cell"]
+    cell["source"] = KERNEL_CHEAT.format(points=build.hidden_points("day15")) + "".join(cell["source"])
+    return {"day15/day15_basic.ipynb": build.notebook_text(basic).encode()}
+
+
+def _counts(root: Path) -> tuple[int, int, int]:
+    from nbgrader.api import Gradebook
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(course.gradebook_url(root), course.COURSE_ID) as gb:
+            return (len(gb.students), sum(len(a.submissions) for a in gb.assignments),
+                    sum(len(nb.grades) for a in gb.assignments for s in a.submissions for nb in s.notebooks))
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory):
+    timings = {}
+    t0 = time.perf_counter()
+    root = course.write_course(tmp_path_factory.mktemp("course"))
+    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}     # a kernel per notebook on two cores
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda d: course.nbgrader(root, "generate_assignment", d, "--force", env=env), DAYS))
+    timings["generate_assignment"] = time.perf_counter() - t0
+
+    students = {name: dataclasses.replace(next(s for s in demo.STUDENTS if s.name == name), form="notebook")
+                for name in HONEST}
+    for name, student in students.items():
+        for rel, data in demo.student_files(student).items():
+            if name in ONLY and rel != ONLY[name]:
+                continue
+            path = root / "submitted" / name / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    for who, files in ((TAMPER, _tamper_files()), (CHEAT, _cheat_files())):
+        for rel, data in files.items():
+            path = root / "submitted" / who / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    t1 = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:   # two assignments at once: disjoint rows of one sqlite file
+        done = list(pool.map(lambda d: course.nbgrader(root, "autograde", d, "--force", check=False, env=env), DAYS))
+    for day, result in zip(DAYS, done):   # a locked database would show here: retry that day alone
+        if result.returncode != 0:
+            course.nbgrader(root, "autograde", day, "--force", env=env)
+    timings["autograde"] = time.perf_counter() - t1
+    nbgrader_scores = course.hidden_scores(root)
+    counts_before = _counts(root)
+
+    from nbgrader.api import Gradebook
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(course.gradebook_url(root), course.COURSE_ID) as gb:
+            grade = gb.find_grade(MANUAL[2], MANUAL[1], MANUAL[0], PERFECT)
+            grade.manual_score = 0.5
+            gb.db.commit()
+
+    t2 = time.perf_counter()
+    grades = tmp_path_factory.mktemp("engine_grades")
+    cmd = [sys.executable, "-m", "autograder", "grade", str(root / "submitted"), "--out", str(grades), "--quiet"]
+    if not (sys.platform == "linux" and os.geteuid() == 0):
+        cmd.append("--unsafe-no-sandbox")          # the kit's own generated students only
+    engine = subprocess.run(cmd, cwd=KIT, capture_output=True, text=True)
+    timings["engine"] = time.perf_counter() - t2
+    assert engine.returncode in (0, 1), engine.stderr[-3000:]
+
+    t3 = time.perf_counter()
+    feedback = course.nbgrader(root, "generate_feedback", "day15", "--force", check=False)
+    exported = course.nbgrader(root, "export", check=False)
+    timings["feedback_export"] = time.perf_counter() - t3
+    timings["total"] = time.perf_counter() - t0
+    print("\ncourse cycle timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
+    return dict(root=root, nbgrader=nbgrader_scores, engine=course.engine_points(grades), engine_run=engine,
+                after=course.hidden_scores(root), counts_before=counts_before, counts_after=_counts(root),
+                feedback=feedback, exported=exported, timings=timings)
+
+
+# ------------------------------------------------------------------------------------------------ release
+
+
+def _solution_lines(day: str, level: str) -> set[str]:
+    """Lines of the level's solution regions that the kit's own release does not contain anyway."""
+    shipped = (KIT / "exercises" / day / build.notebook_name(day, level)).read_text(encoding="utf-8")
+    lines = set()
+    for ex in build.read_level(day, level).exercises.values():
+        lines |= {l for l in ex.solution_lines if len(l) > 12 and not l.startswith("#") and json.dumps(l)[1:-1] not in shipped}
+    return lines
+
+
+def test_release_has_no_solution_and_no_hidden_test(cycle):
+    release = cycle["root"] / "release"
+    files = [p for p in release.rglob("*") if p.is_file()]
+    assert {p.name for p in files if p.suffix == ".ipynb"} == {
+        build.notebook_name(d, l) for d in DAYS for l in LEVELS}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for bad in ("BEGIN HIDDEN TESTS", "_hidden_points", "nbgrader_bridge", str(KIT), "BEGIN SOLUTION"):
+            assert bad not in text, f"{path.name}: {bad!r}"
+        if path.suffix == ".ipynb":
+            day, level = path.stem.split("_")
+            code = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"])
+            leaked = [line for line in _solution_lines(day, level) if line in code]
+            assert not leaked, f"{path.name}: solution lines {leaked[:3]}"
+
+
+def test_release_is_the_kits_exercises_modulo_nbgraders_stub(cycle):
+    stub = re.compile(r"raise NotImplementedError\(.*\)$|# YOUR CODE HERE\nraise NotImplementedError\(\)$", re.M)
+    for day in DAYS:
+        for level in LEVELS:
+            name = build.notebook_name(day, level)
+            ours = json.loads((KIT / "exercises" / day / name).read_text())["cells"]
+            theirs = json.loads((cycle["root"] / "release" / day / name).read_text())["cells"]
+            assert [c["id"] for c in theirs] == [c["id"] for c in ours], name
+            for a, b in zip(ours, theirs):
+                ga, gb = a["metadata"].get("nbgrader", {}), b["metadata"].get("nbgrader", {})
+                assert (a["cell_type"], ga.get("grade_id"), ga.get("points")) == \
+                    (b["cell_type"], gb.get("grade_id"), gb.get("points")), (name, a["id"])
+                sa, sb = "".join(a["source"]).strip(), "".join(b["source"]).strip()
+                if ga.get("solution") and a["cell_type"] == "code":
+                    sa, sb = stub.sub("STUB", sa), stub.sub("STUB", re.sub(r"^ +(?=# YOUR|raise)", "", sb, flags=re.M))
+                    sa, sb = re.sub(r"^ +STUB", "STUB", sa, flags=re.M), re.sub(r"^ +STUB", "STUB", sb, flags=re.M)
+                assert sa == sb, (name, a["id"])
+
+
+# ------------------------------------------------------------------------------------------------ scores
+
+
+def test_agreement_nbgrader_and_engine_exercise_by_exercise(cycle):
+    nbg, eng = cycle["nbgrader"], cycle["engine"]
+    students = HONEST + [TAMPER]
+    everyone = students + [CHEAT]
+    keys = [(s, d, ex) for s in everyone for d in DAYS for lv in LEVELS for ex in CATALOGUE[d][lv]]
+    rows, differ = [], []
+    for s in everyone:
+        for d in DAYS:
+            n = sum(nbg.get((s, d, ex), 0.0) for (s2, d2, ex) in keys if (s2, d2) == (s, d))
+            e = sum(eng.get((s, d, ex), 0.0) for (s2, d2, ex) in keys if (s2, d2) == (s, d))
+            rows.append(f"{s:18s} {d}  nbgrader {n:5.1f}  engine {e:5.1f}")
+    print("\nagreement (hidden-cell points per day):\n" + "\n".join(rows))
+    for key in keys:
+        if key[0] == CHEAT:
+            continue
+            continue
+        if abs(nbg.get(key, 0.0) - eng.get(key, 0.0)) > 1e-6:
+            differ.append((key, nbg.get(key), eng.get(key)))
+    assert not differ, differ
+    handed_in = {(s, d) for s in HONEST for d in DAYS if (cycle["root"] / "submitted" / s / d).is_dir()}
+    assert all(key in nbg for key in keys if key[:2] in handed_in), "nbgrader graded every honest exercise"
+
+
+def test_a_kernel_attack_fools_nbgrader_not_the_engine(cycle):
+    """Where the two differ by design: nbgrader's tests run in the student's kernel."""
+    full = build.hidden_points("day15")
+    for ex in ("rnn_cell", "rnn_forward"):
+        assert cycle["nbgrader"][(CHEAT, "day15", ex)] == pytest.approx(full[ex]), ex
+        assert cycle["engine"].get((CHEAT, "day15", ex), 0.0) == 0.0, ex
+        assert cycle["after"][(CHEAT, "day15", ex)] == 0.0, ex     # make grade puts the right points in
+
+
+def test_perfect_full_marks_untouched_zero(cycle):
+    nbg = cycle["nbgrader"]
+    for day in DAYS:
+        for ex, pts in build.hidden_points(day).items():
+            assert nbg[(PERFECT, day, ex)] == pytest.approx(pts), (day, ex)
+            assert nbg[(UNTOUCHED, day, ex)] == 0.0, (day, ex)
+
+
+def test_tampered_test_cells_are_restored(cycle):
+    nbg, root = cycle["nbgrader"], cycle["root"]
+    full = build.hidden_points("day15")
+    # edited to `100.0`: nbgrader put the original back, which scores the stub zero
+    assert nbg[(TAMPER, "day15", "rnn_forward")] == 0.0
+    autograded = json.loads((root / "autograded" / TAMPER / "day15" / "day15_basic.ipynb").read_text())
+    assert "_hidden_points" in "".join(_cells(autograded)["hidden_rnn_forward"]["source"])
+    # deleted: add_missing_cells puts it back, and it grades the (right) lstm_cell in full
+    assert nbg[(TAMPER, "day15", "lstm_cell")] == pytest.approx(full["lstm_cell"])
+    inter = json.loads((root / "autograded" / TAMPER / "day15" / "day15_intermediate.ipynb").read_text())
+    assert "_hidden_points" in "".join(_cells(inter)["hidden_lstm_cell"]["source"])
+
+
+def test_a_correct_function_that_warns_gets_full_points(cycle):
+    assert cycle["nbgrader"][(TAMPER, "day15", "rnn_cell")] == pytest.approx(build.hidden_points("day15")["rnn_cell"])
+    assert cycle["engine"][(TAMPER, "day15", "rnn_cell")] == pytest.approx(build.hidden_points("day15")["rnn_cell"])
+
+
+# ------------------------------------------------------------------------------------------------ feedback, export, gradebook
+
+
+def test_feedback_shows_no_hidden_test(cycle):
+    assert cycle["feedback"].returncode == 0, cycle["feedback"].stderr[-3000:]
+    pages = list((cycle["root"] / "feedback").rglob("*.html"))
+    assert {p.parent.parent.name for p in pages} >= {PERFECT, TAMPER}
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for bad in ("_hidden_points", "BEGIN HIDDEN TESTS", "nbgrader_bridge", str(KIT)):
+            if bad == "nbgrader_bridge" and page.parent.parent.name == CHEAT:
+                continue      # the cheat's own cell names it
+            assert bad not in text, f"{page}: {bad!r}"
+
+
+def test_engine_writes_gradebook_without_duplicates_and_keeps_manual_grades(cycle):
+    assert "writing the engine's points into its gradebook" in cycle["engine_run"].stdout
+    assert cycle["counts_after"] == cycle["counts_before"]
+    after = cycle["after"]
+    for key, value in cycle["engine"].items():
+        if key[0] in HONEST and key in cycle["nbgrader"]:      # the days each student handed in
+            assert after[key] == pytest.approx(value), key
+    from nbgrader.api import Gradebook
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(course.gradebook_url(cycle["root"]), course.COURSE_ID) as gb:
+            assert gb.find_grade(MANUAL[2], MANUAL[1], MANUAL[0], PERFECT).manual_score == 0.5
+
+
+def test_export_includes_the_scores(cycle):
+    assert cycle["exported"].returncode == 0, cycle["exported"].stderr[-3000:]
+    rows = {(r["assignment"], r["student_id"]): float(r["score"])
+            for r in csv.DictReader((cycle["root"] / "grades.csv").open())}
+    for student in HONEST:
+        for day in DAYS:
+            hidden = sum(v for (s, d, _), v in cycle["after"].items() if (s, d) == (student, day))
+            manual = 0.5 if (student, day) == (PERFECT, MANUAL[0]) else 0.0
+            assert rows[(day, student)] == pytest.approx(hidden + manual), (student, day)
+    assert rows[("day15", PERFECT)] == pytest.approx(sum(build.hidden_points("day15").values()) + 0.5)
