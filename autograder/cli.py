@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nnbgrader course found at {course_root}: writing the engine's points into its gradebook")
         for line in course.record_engine_grades(course_root, out):
             print(f"  {line}")
+    for line in summary.skipped:
+        print(f"not graded: {line}", file=sys.stderr)
     for line in summary.problems:
         print(f"problem: {line}", file=sys.stderr)
     return 1 if summary.problems or summary.failed else 0

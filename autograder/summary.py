@@ -189,7 +189,7 @@ def student_lines(out: Path, stories: dict[str, str] | None = None) -> list[str]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")   # (two runs at once)
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
@@ -199,10 +199,10 @@ def write_summary(out: Path) -> str:
     text = summarize(students)
     _write_atomic(out / "summary.txt", (text + "\n").encode())
     if students:
-        tmp = out / ".summary.png.tmp.png"
+        tmp = out / f".summary.png.{os.getpid()}.tmp.png"
         plot(students, tmp)
         os.replace(tmp, out / "summary.png")
-        tmp = out / ".summary_mistakes.png.tmp.png"
+        tmp = out / f".summary_mistakes.png.{os.getpid()}.tmp.png"
         plot_mistakes(students, tmp)
         os.replace(tmp, out / "summary_mistakes.png")
     return text

@@ -86,6 +86,7 @@ class WorkerHandle:
         os.set_blocking(self.out_r, False)
         self.seq = 0
         self.alive = True
+        self.outside = False
         self.rss_limit = rss_limit
         self.rss_base = 0
         self.next_rss = 0.0
@@ -197,6 +198,9 @@ class WorkerHandle:
         line = self._status_line(2.0)
         status = int(line[1:]) if line.startswith("S") and line[1:].isdigit() else None
         self.kill()
+        # Killed from outside (kill -9, the kernel's OOM killer, its keeper killed): student code cannot
+        # do this (the worker is PID 1 of its namespace), so the student is graded again (scheduler).
+        self.outside = status is None or (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL)
         if status is None:
             return "it stopped answering"
         if os.WIFSIGNALED(status):
@@ -394,6 +398,7 @@ class Session:
         self.timed_out: dict[tuple[str, str], str] = {}
         self.device = "cpu"
         self.calls_in_test = 0
+        self.disturbed = False            # a worker was killed from outside: the student is graded again
         self.recorded: list = []          # this test's calls, for naming a known mistake (fingerprints)
         # Without the sandbox there is no private /tmp: the workers share a throw-away folder.
         self.workdir = "" if options.sandbox else tempfile.mkdtemp(prefix="rnnkit-worker-")
@@ -453,6 +458,7 @@ class Session:
                     self._drop(device)
                     break
                 except _WorkerGone as exc:
+                    self.disturbed |= handle.outside
                     self.load_errors[(day, level)] = f"importing {source} crashed the process ({exc.why})"
                     self._drop(device)
                     break
@@ -496,6 +502,7 @@ class Session:
             self.timed_out[(day, name)] = why
             raise TimedOut(f"{why}: stopped (an endless loop, or far too slow?)") from None
         except _WorkerGone as exc:
+            self.disturbed |= handle.outside
             self._drop(device)
             raise Crashed(f"the process running your {name} died: {exc.why}") from None
         _apply_mutations(table, stateful, values)
@@ -539,6 +546,7 @@ class Session:
             raise TimedOut(f"the backward pass through your code did not finish within {self.opt.timeout:g} s") \
                 from None
         except _WorkerGone as exc:
+            self.disturbed |= handle.outside
             self._drop("cuda" if handle.spec["cuda"] else "cpu")
             raise Crashed(f"the backward pass through your code crashed: {exc.why}") from None
         if "error" in values:

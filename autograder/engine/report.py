@@ -108,6 +108,13 @@ def feedback(data: dict) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def valid_results(data) -> bool:
+    """A results.json as :func:`results` writes it (what the gradebook and a resumed run rely on)."""
+    return type(data) is dict and isinstance(data.get("tests"), list) \
+        and all(type(t) is dict and isinstance(t.get("score"), (int, float)) for t in data["tests"]) \
+        and isinstance(data.get("score"), (int, float)) and isinstance(data.get("max_score"), (int, float))
+
+
 def gradebook(out_dir: Path) -> str:
     """student x exercise points, total and maximum, from every results.json under ``out_dir``."""
     rows = {}
@@ -116,9 +123,11 @@ def gradebook(out_dir: Path) -> str:
         if entry.name.startswith(".") or not entry.is_dir() or not path.is_file():
             continue
         try:
-            rows[entry.name] = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
+        if valid_results(data):   # (a stray or hand-edited file is not a student's row)
+            rows[entry.name] = data
     columns = [(d, e) for d in DAYS for lv in LEVELS for e in CATALOGUE[d][lv]
                if any(t.get("day") == d and t.get("exercise") == e for r in rows.values() for t in r["tests"])]
     buf = io.StringIO()

@@ -77,6 +77,7 @@ class Summary:
     unchanged: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)      # grader broke: no files written, retried next run
     problems: list[str] = field(default_factory=list)    # suite problems (not the students')
+    skipped: list[str] = field(default_factory=list)     # entries of the class that are not student folders
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -121,6 +122,16 @@ def _probe_cuda() -> tuple[bool, str]:
         return bool(ok), str(name)
     except ValueError:
         return False, ""
+
+
+def _private_folders(tgt) -> list[str]:
+    """What a worker must not see around the target: the class (a student's classmates too, when one
+    student, day or file is graded) and, in nbgrader's layout, the course around ``submitted/``
+    (``source/`` with the solutions, ``gradebook.db``)."""
+    root = tgt.root if tgt.kind != "file" else tgt.root.parent
+    chain = [root] + ([] if tgt.kind == "class" else list(root.parents)[:2])
+    chain += [p.parent for p in chain if p.name == "submitted"]
+    return [str(p) for p in chain if len(p.parts) > 2]     # never / or a top folder such as /home itself
 
 
 def _hash_tree(h, root: Path) -> None:
@@ -233,6 +244,8 @@ class Engine:
         out.mkdir(parents=True, exist_ok=True)
         lock = _Lock(out)
         self._lock_fd = lock.fd          # closed in the graders: only this process holds the lock
+        for stale in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp")]:   # half-written by a run killed mid-write
+            stale.unlink(missing_ok=True)
         try:
             return self._grade(tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started)
         finally:
@@ -256,7 +269,7 @@ class Engine:
         if not files:
             raise EngineError(f"no hidden suite under {suites} for {', '.join(sorted({d for d, _ in tgt.scope}))}")
         jobs = max(1, min(jobs or self.slots, self.slots))
-        hide = [str(KIT), str(suites), str(tgt.root if tgt.kind != "file" else tgt.root.parent), str(out),
+        hide = [str(KIT), str(suites), *_private_folders(tgt), str(out),
                 os.path.expanduser("~"), "/root", "/home", "/var/tmp", "/run", "/mnt", "/media", "/srv"]
         opts = Options(KIT, suites, device, cuda_ok, timeout, memory_mb, jobs=jobs, sandbox=self.sandbox,
                        hide=hide, keep=_python_paths(KIT))
@@ -269,12 +282,17 @@ class Engine:
                 _hash_tree(h, part)
         suite_hash = h.hexdigest()
         summary, todo = Summary(), []
+        if tgt.kind == "class":   # said, never dropped silently (a symbolic link is not followed)
+            summary.skipped = [f"{e.name} ({'a symbolic link, not followed' if e.is_symlink() else 'not a folder'})"
+                               for e in sorted(os.scandir(tgt.root), key=lambda e: e.name)
+                               if not e.name.startswith(".") and not e.is_dir(follow_symlinks=False)]
         for i, ref in enumerate(tgt.students):
             key = hashlib.sha256(f"{suite_hash}\0{ref.name}\0{extract.submission_hash(ref)}".encode()).hexdigest()
             state = out / ref.name / report.STATE
             try:
                 done = not force and json.loads(state.read_text())["key"] == key \
-                    and (out / ref.name / report.RESULTS).is_file() and (out / ref.name / report.FEEDBACK).is_file()
+                    and report.valid_results(json.loads((out / ref.name / report.RESULTS).read_text())) \
+                    and (out / ref.name / report.FEEDBACK).is_file()
             except (OSError, ValueError, KeyError, TypeError):
                 done = False
             if done:
@@ -404,11 +422,14 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
 
 def _grade_one(ref, job: dict, opts: Options, client: zygote.Client) -> tuple[dict, list[str]]:
     code = extract.read_student(ref, job["tgt"].scope, opts.kit)
-    session = boundary.Session(client, code, opts)
-    try:
-        plugin = runner.run_suites(session, job["files"], opts.kit, opts.suites, job["pytest_device"])
-    finally:
-        session.close()
+    for _attempt in range(3):   # again from the start when a worker was killed from outside (kill -9, OOM)
+        session = boundary.Session(client, code, opts)
+        try:
+            plugin = runner.run_suites(session, job["files"], opts.kit, opts.suites, job["pytest_device"])
+        finally:
+            session.close()
+        if not session.disturbed:
+            break
     data = report.results(ref.name, plugin.rows, code.notes, job["devices"], job["gpu_note"])
     return data, plugin.errors
 

@@ -275,6 +275,29 @@ class Worker:
             self.reply(header, {"error": exc})
 
 
+def _forget_environment() -> None:
+    """Empty the environment the engine was started with, and overwrite it in memory too: after
+    ``os.environ.clear()`` its bytes would still be readable in the block ``/proc/self/stat``
+    points to (inherited through every fork) and in the freed objects of ``posix.environ``."""
+    import ctypes
+    offset = sys.getsizeof(b"") - 1                   # where a bytes object's characters start
+    old = list(os.environ._data.items())              # (posix.environ itself on Linux)
+    os.environ.clear()
+    for pair in old:
+        for b in pair:    # (one-byte bytes objects are shared singletons: left alone)
+            if type(b) is bytes and len(b) > 1:
+                ctypes.memset(id(b) + offset, 0, len(b))
+    del old
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        start, end = int(fields[47]), int(fields[48])     # env_start, env_end
+        if 0 < start < end:
+            ctypes.memset(start, 0, end - start)
+    except (OSError, ValueError, IndexError):
+        pass
+
+
 def start(chan: int, out_w: int, spec: dict) -> None:
     """Entry of the worker process (PID 1 of its namespace when sandboxed); never returns."""
     try:
@@ -306,7 +329,7 @@ def start(chan: int, out_w: int, spec: dict) -> None:
                     os.close(fd)
                 except OSError:
                     pass
-        os.environ.clear()
+        _forget_environment()
         os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8",
                            "TMPDIR": "/tmp" if spec["sandbox"] else workdir,
                            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
