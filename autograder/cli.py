@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(class_summary.write_summary(out))
     print(f"\nwritten: {out / 'gradebook.csv'}, {out / 'summary.txt'}, {out / 'summary.png'}, "
+          f"{out / 'summary_mistakes.png'}, "
           f"{out}/<student>/results.json and feedback.md")
     course_root = _nbgrader_course(args.path)
     if course_root is not None:
