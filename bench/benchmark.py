@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ninfinite-loop student ({loop}):")
     if nbg_loop is not None:
         print(f"  nbgrader: {nbg_loop:.1f} s of the autograde run (each cell that calls rnn_forward waits 30 s)")
-    print(f"  engine:   {eng_loop:.1f} s graded alone, start-up included (10 s per call, then a fresh worker)")
+    print(f"  engine:   {eng_loop:.1f} s graded alone, start-up included (the per-call limit, then a fresh worker)")
 
     if nbg_scores:
         eng = course.engine_points(grades)

@@ -50,7 +50,7 @@ class Options:
     suites: Path = KIT / "autograder" / "hidden"
     device: str = "all"                 # what the TA asked for: cpu, cuda or all
     cuda: bool = False                  # CUDA tests run (asked for and present)
-    timeout: float = 10.0               # seconds per call of a student function
+    timeout: float = 5.0                # seconds per call of a student function (honest calls: < 1.5 s)
     memory_mb: int = 2048               # memory of one worker beyond its start
     cpu_s: int = 600                    # CPU seconds of one worker
     jobs: int = 1
@@ -233,7 +233,7 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------
     def grade(self, target: Path, out: Path, *, device: str = "all", jobs: int | None = None,
-              timeout: float = 10.0, memory_mb: int = 2048, suites: Path | None = None, force: bool = False,
+              timeout: float = 5.0, memory_mb: int = 2048, suites: Path | None = None, force: bool = False,
               progress=None) -> Summary:
         started = time.monotonic()
         try:
