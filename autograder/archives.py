@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.catalogue import DAYS, LEVELS
+from autograder.safe_files import UnsafeFile, read_regular_file
 
 # Limits of one student's upload (an archive or a folder).
 MAX_MEMBERS = 200
@@ -382,18 +383,10 @@ def upload_from_zip(label: str, source, when: str = "") -> Upload:
 
 def _read_disk_file(path: Path, limit: int) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == 40:
-            raise ArchiveError(f"{path.name} is a symbolic link: links are not accepted") from None
-        raise ArchiveError(f"{path.name} could not be opened ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ArchiveError(f"{path.name} is not a regular file")
-        if st.st_size > limit:
-            raise ArchiveError(f"{path.name} is {_mib(st.st_size)}: far too large (the limit is {_mib(limit)})")
-        return f.read(limit + 1)[:limit]
+        return read_regular_file(path, limit)
+    except UnsafeFile as exc:
+        advice = ": links are not accepted" if "symbolic link" in str(exc) else ""
+        raise ArchiveError(f"{exc}{advice}") from None
 
 
 def upload_from_folder(label: str, folder: Path, who: Who | None) -> Upload:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from autograder.archives import MANIFEST, SAFE_ID
 from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.safe_files import UnsafeFile, read_regular_file
 
 KIT_ROOT = Path(__file__).resolve().parents[1]
 MAX_FILE = 32 << 20
@@ -56,18 +57,11 @@ def student_files(root: Path, day: str) -> list[tuple[str, Path]]:
 
 def _read(path: Path) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == 40:
-            raise SubmitError(f"{path} is a symbolic link: copy the file itself there") from None
-        raise SubmitError(f"{path} could not be read ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise SubmitError(f"{path} is not a regular file")
-        if st.st_size > MAX_FILE:
-            raise SubmitError(f"{path} is {st.st_size >> 20} MiB: clear the notebook's outputs and try again")
-        return f.read()
+        return read_regular_file(path, MAX_FILE, label=str(path))
+    except UnsafeFile as exc:
+        advice = (": copy the file itself there" if "symbolic link" in str(exc) else
+                  "; clear the notebook's outputs and try again" if "far too large" in str(exc) else "")
+        raise SubmitError(f"{exc}{advice}") from None
 
 
 def validate(files: dict[str, bytes], day: str, root: Path) -> list[str]:

@@ -40,7 +40,7 @@ import torch
 
 from autograder.catalogue import CATALOGUE, LEVELS
 from autograder.engine import protocol, sandbox
-from autograder.engine.worker import stateful_objects
+from autograder.stateful import stateful_objects
 
 class CallFailed(BaseException):
     """The call produced no result; ``status`` and ``str()`` go to the report."""

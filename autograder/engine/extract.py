@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.safe_files import UnsafeFile, read_regular_file
 
 MAX_PY = 1 << 20          # bytes of a .py exercise file
 MAX_NOTEBOOK = 32 << 20   # bytes of a notebook (plots are embedded in them)
@@ -161,19 +162,11 @@ def submission_hash(ref: StudentRef) -> str:
 def _read_text(path: Path, limit: int) -> str:
     """The file's text, or a :class:`ValueError` whose message is written for the student."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == 40:   # ELOOP
-            raise ValueError(f"{path.name} is a symbolic link, not a file: submit the file itself") from None
-        raise ValueError(f"{path.name} could not be opened ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path.name} is not a regular file")
-        if st.st_size > limit:
-            raise ValueError(f"{path.name} is {st.st_size / 2**20:.1f} MiB: far too large for an exercise file "
-                             f"(the limit is {limit >> 20} MiB); submit the exercise file only")
-        data = f.read(limit + 1)
+        data = read_regular_file(path, limit)
+    except UnsafeFile as exc:
+        advice = (", not a file: submit the file itself" if "symbolic link" in str(exc) else
+                  " for an exercise file; submit the exercise file only" if "far too large" in str(exc) else "")
+        raise ValueError(f"{exc}{advice}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -26,29 +26,9 @@ import warnings
 import torch
 
 from autograder.engine import protocol, sandbox
+from autograder.stateful import stateful_objects
 
 KEEP_GRAPHS = 16   # calls whose autograd graph stays alive for a later backward()
-
-
-def stateful_objects(args: tuple, kwargs: dict) -> list:
-    """Modules and optimizers among the arguments, in a fixed order (grader and worker agree)."""
-    found, seen = [], set()
-
-    def visit(obj, depth):
-        if depth > 20 or id(obj) in seen:
-            return
-        if isinstance(obj, (torch.nn.Module, torch.optim.Optimizer)):
-            seen.add(id(obj))
-            found.append(obj)
-        elif type(obj) in (list, tuple):
-            for v in obj:
-                visit(v, depth + 1)
-        elif type(obj) is dict:
-            for v in obj.values():
-                visit(v, depth + 1)
-
-    visit(list(args) + list(kwargs.values()), 0)
-    return found
 
 
 def _same(a: torch.Tensor, b: torch.Tensor) -> bool:

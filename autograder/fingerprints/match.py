@@ -29,6 +29,7 @@ from typing import Any, Callable
 import torch
 
 from autograder.fingerprints import Variant, variants_for
+from autograder.stateful import stateful_objects
 
 KIT = Path(__file__).resolve().parents[2]
 REPLAY_BUDGET_S = 20.0      # per failed test: a pathological case gives up rather than stall the grader
@@ -85,27 +86,6 @@ def snapshot(table: list) -> list:
 
 def training_flags(stateful: list) -> list:
     return [[m.training for m in obj.modules()] for obj in stateful if isinstance(obj, torch.nn.Module)]
-
-
-def stateful_objects(args, kwargs) -> list:
-    """Modules and optimizers among the arguments, in the order ``engine/worker.py`` lists them."""
-    found, seen = [], set()
-
-    def visit(obj, depth):
-        if depth > 20 or id(obj) in seen:
-            return
-        if isinstance(obj, (torch.nn.Module, torch.optim.Optimizer)):
-            seen.add(id(obj))
-            found.append(obj)
-        elif type(obj) in (list, tuple):
-            for v in obj:
-                visit(v, depth + 1)
-        elif type(obj) is dict:
-            for v in obj.values():
-                visit(v, depth + 1)
-
-    visit(list(args) + list(kwargs.values()), 0)
-    return found
 
 
 # ------------------------------------------------------------------------------------------
