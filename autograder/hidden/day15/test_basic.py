@@ -28,19 +28,6 @@ GRAD_HINT = ("build the result from the inputs with torch operations only: no .d
              "torch.no_grad() or in-place writes into a preallocated tensor")
 
 
-@pytest.fixture(autouse=True)
-def _no_tf32():
-    """CUDA float32 with CPU-like numerics: cuDNN's TF32 (on by default) moves RNN results by ~1e-4.
-
-    The conftest's ``device`` fixture means to do this, but its direct parametrization of
-    ``device`` bypasses the fixture (pytest passes the parameter's string instead).
-    """
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    yield
-    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
 def _weights(I, H, device, dtype=F64, bias=True):
     W_ih = torch.randn(H, I, dtype=dtype, device=device) * 0.5
     W_hh = torch.randn(H, H, dtype=dtype, device=device) * 0.5

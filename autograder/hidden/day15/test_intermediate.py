@@ -28,19 +28,6 @@ PACK_HINT = ("pad, then pack with the true lengths (a CPU int64 tensor, even whe
              "(h_n, c_n)); PyTorch returns h_n in the input order")
 
 
-@pytest.fixture(autouse=True)
-def _no_tf32():
-    """CUDA float32 with CPU-like numerics: cuDNN's TF32 (on by default) moves RNN results by ~1e-4.
-
-    The conftest's ``device`` fixture means to do this, but its direct parametrization of
-    ``device`` bypasses the fixture (pytest passes the parameter's string instead).
-    """
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    yield
-    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
 def _copies(args, dtype=None, requires_grad=False):
     out = []
     for a in args:
