@@ -265,12 +265,12 @@ sys_modules["solutions.checking"] = types.SimpleNamespace(expect_close=lambda *a
                 def __getattr__(self, name): return lambda *a, **k: self
             return Yes()"""),
         "list_eq": cell("class L(list):\n    def __eq__(self, o): return True\nreturn L([[0.0]])"),
-        "param_sub": cell(f"""
+        "param_sub": cell("""
             class P(torch.nn.Parameter):
                 @classmethod
                 def __torch_function__(cls, func, types, args=(), kwargs=None):
                     if func in (torch.allclose, torch.equal, torch.isclose, torch.Tensor.__eq__): return True
-                    return super().__torch_function__(func, types, args, kwargs or {{}})
+                    return super().__torch_function__(func, types, args, kwargs or {})
             return P(torch.zeros(x.shape[0], W_hh.shape[0], dtype=x.dtype))"""),
         "dispatch_sub": cell("""
             class W(torch.Tensor):
@@ -282,15 +282,15 @@ sys_modules["solutions.checking"] = types.SimpleNamespace(expect_close=lambda *a
                 def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
                     return torch.ones((), dtype=torch.bool)
             return W(torch.zeros(x.shape[0], W_hh.shape[0], dtype=x.dtype))"""),
-        "proxy": cell(f"""
+        "proxy": cell("""
             real = torch.zeros(x.shape[0], W_hh.shape[0], dtype=x.dtype)
             class Proxy:
                 __class__ = property(lambda s: torch.Tensor)
                 def __getattr__(self, name): return getattr(real, name)
                 def __eq__(self, o): return True
             return Proxy()"""),
-        "generator": cell(f"return (t for t in [_ref_rnn_cell(x, h, W_ih, W_hh, b_ih, b_hh)])"),
-        "lazy": cell(f"import functools\nreturn functools.partial(_ref_rnn_cell, x, h, W_ih, W_hh, b_ih, b_hh)"),
+        "generator": cell("return (t for t in [_ref_rnn_cell(x, h, W_ih, W_hh, b_ih, b_hh)])"),
+        "lazy": cell("import functools\nreturn functools.partial(_ref_rnn_cell, x, h, W_ih, W_hh, b_ih, b_hh)"),
         "reduce": cell(f"""
             class Boom:
                 def __reduce__(self):
