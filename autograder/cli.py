@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from autograder.textsafe import clean
+
 KIT = Path(__file__).resolve().parents[1]
 
 DESCRIPTION = """\
@@ -64,13 +66,32 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run student code without the sandbox (when not root); it can then read everything "
                         "you can: only for code you trust")
+    g.add_argument("--demo-root", type=Path, default=KIT / "build" / "demo_class", help=argparse.SUPPRESS)
+    g.add_argument("--demo-student", type=Path, help=argparse.SUPPRESS)   # (tests: see _demo_target)
     args = parser.parse_args(argv)
     if (args.path is None) == (not args.demo):
         parser.error("give PATH, or --demo for the bundled demo class (not both)")
+
+    # The engine starts first: every worker is a fork of it, so it must hold nothing secret when it
+    # forks, and staging an archive or building the demo class reads the class and the solutions.
+    # Engine() refuses to start when this process has loaded them already (autograder/engine/seal.py).
+    from autograder.engine import Engine, EngineError   # imports torch: after --help
+    try:
+        engine = Engine(args.jobs, sandbox_ok=not args.unsafe_no_sandbox)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with engine:
+        return _grade(engine, args)
+
+
+def _grade(engine, args) -> int:
+    """Everything that reads the class, the solutions or the grades: only once the engine runs."""
+    from autograder.engine import EngineError
     stories = {}
     if args.demo:
         from autograder import demo
-        args.path = demo.write_demo_class(KIT / "build" / "demo_class")
+        args.path = _demo_target(demo, args)
         stories = {s.name: s.story for s in demo.STUDENTS}
 
     from autograder import archives
@@ -82,16 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"{args.path}: {len(staged.students)} student(s) found")
         for line in staged.lines():
-            print(f"  {line}")
+            print(f"  {clean(line, one_line=True)}")
         args.path = staged.root
-
-    from autograder.engine import EngineError, grade   # imports torch: after --help
 
     bar = None if args.quiet else Progress(sys.stderr)
     try:
-        summary = grade(args.path, args.out, device=args.device, jobs=args.jobs, timeout=args.timeout,
-                        memory_mb=args.memory, force=args.force, progress=bar,
-                        sandbox=not args.unsafe_no_sandbox)
+        summary = engine.grade(args.path, args.out, device=args.device, jobs=args.jobs, timeout=args.timeout,
+                               memory_mb=args.memory, force=args.force, progress=bar)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -117,12 +135,29 @@ def main(argv: list[str] | None = None) -> int:
         from autograder import course
         print(f"\nnbgrader course found at {course_root}: writing the engine's points into its gradebook")
         for line in course.record_engine_grades(course_root, out):
-            print(f"  {line}")
-    for line in summary.skipped:
-        print(f"not graded: {line}", file=sys.stderr)
+            print(f"  {clean(line, one_line=True)}")
+    for line in summary.skipped:     # (names and messages of student origin: cleaned of control characters)
+        print(f"not graded: {clean(line, one_line=True)}", file=sys.stderr)
+    for line in summary.failed:
+        print(f"not graded: {clean(line, one_line=True)} (an internal error; the next run grades them again)",
+              file=sys.stderr)
     for line in summary.problems:
-        print(f"problem: {line}", file=sys.stderr)
+        print(f"problem: {clean(line)}", file=sys.stderr)
     return 1 if summary.problems or summary.failed else 0
+
+
+def _demo_target(demo, args) -> Path:
+    """The demo class, written under ``--demo-root``.  With ``--demo-student DIR`` (for the kit's tests)
+    DIR joins the demo class as one more student and only that student is graded: the demo class is
+    built in the same run, so a spy there proves the demo's solution tree never reaches a worker."""
+    submitted = demo.write_demo_class(args.demo_root)
+    if args.demo_student is None:
+        return submitted
+    import shutil
+    extra = submitted / args.demo_student.name
+    shutil.rmtree(extra, ignore_errors=True)
+    shutil.copytree(args.demo_student, extra, symlinks=True)
+    return extra
 
 
 def _nbgrader_course(path: Path) -> Path | None:
@@ -146,7 +181,7 @@ class Progress:
         text = f"grading [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
         if last:
             name, score = last
-            text += f"  {name} " + (f"{score[0]:g}/{score[1]:g}" if score else "(failed)")
+            text += f"  {clean(name, one_line=True)} " + (f"{score[0]:g}/{score[1]:g}" if score else "(failed)")
         if self.tty:
             self.stream.write("\r" + text[:120].ljust(120))
         elif last or done == 0:

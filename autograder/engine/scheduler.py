@@ -34,7 +34,7 @@ import torch
 
 # (worker is imported here so that the zygote, forked at Engine(), has it in memory: workers never read disk
 # for it.  Nothing imported here is secret; the hidden suites and solutions are imported by graders only.)
-from autograder.engine import boundary, extract, report, runner, sandbox, worker, zygote  # noqa: F401
+from autograder.engine import boundary, extract, report, runner, sandbox, seal, worker, zygote  # noqa: F401
 
 KIT = Path(__file__).resolve().parents[2]
 ENGINE_VERSION = "1"
@@ -209,6 +209,7 @@ class Engine:
                               "(import the engine before anything uses CUDA)")
         if len(os.listdir("/proc/self/task")) > 1:
             print("warning: the engine process runs several threads; forking it may deadlock", file=sys.stderr)
+        seal.ensure_sealed(EngineError)   # every worker inherits this process: nothing secret in it
         self.zygote_pid, self.zsocks = zygote.start(self.slots)
 
     def cuda(self) -> tuple[bool, str]:
@@ -319,8 +320,13 @@ class Engine:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             pid = os.fork()
             if pid == 0:
+                # Close what is not this grader's own: its parent's end of its socket, the lock, and the
+                # parent's ends of the other graders' sockets (held here, a dead grader's socket would
+                # never report its end, and a grader told to quit would never see it).
                 mine.close()
                 os.close(self._lock_fd)
+                for _, other in graders.values():
+                    other.close()
                 _grader_main(slot, theirs, self.zsocks, job)
             theirs.close()
             graders[slot] = (pid, mine)
@@ -357,9 +363,9 @@ class Engine:
                     else:
                         summary.failed.append(name)
                         summary.problems.append(f"{name}: {msg.get('error') or 'the grader process died'}")
-                        pid, s = graders.pop(slot)
+                        pid, s = graders.pop(slot)     # killed before it is waited for: it may be alive
                         s.close()
-                        os.waitpid(pid, 0)
+                        _kill_and_reap(pid)
                         start(slot)
                     done += 1
                     if progress:
@@ -375,6 +381,17 @@ class Engine:
                 except OSError:
                     pass
         summary.graded.sort(key=names.index)
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
 
 
 def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], job: dict) -> None:
