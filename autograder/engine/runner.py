@@ -14,6 +14,7 @@ import pytest
 from _pytest.reports import TestReport
 
 from autograder.engine import protocol
+from autograder.engine.disclosure import student_text
 from autograder.engine.boundary import CallFailed, Namespace, Session
 
 
@@ -48,6 +49,7 @@ def explain(exc: BaseException) -> tuple[str, str]:
         return exc.status, str(exc)
     text = str(exc)[:protocol.MAX_TEXT]
     if protocol.from_submission(exc):
+        text = student_text(text)       # the student's own words: capped (disclosure.py)
         if isinstance(exc, NotImplementedError):
             return "not attempted", "not attempted yet" + (f" ({text})" if text else "")
         return "failed", f"your code raised {type(exc).__name__}" + (f": {text}" if text else "")
@@ -55,7 +57,7 @@ def explain(exc: BaseException) -> tuple[str, str]:
         return "failed", text or "a hidden check failed"
     if type(exc).__name__ == "Failed":       # pytest.raises: "DID NOT RAISE <class 'ValueError'>"
         return "failed", text.replace("DID NOT RAISE", "your code did not raise")
-    return "failed", f"the test could not use what your code returned ({type(exc).__name__}: {text})"
+    return "failed", f"the test could not use what your code returned ({type(exc).__name__}: {student_text(text)})"
 
 
 class GradingPlugin:
