@@ -551,3 +551,91 @@ def test_public_checks_catch_plausible_mistakes(public, name, wrong, hint):
     status, message = public.run_public_checks(name, wrong)
     assert status == "failed"
     assert hint in message, message
+
+
+# ---------------------------------------------------------------------------------------------
+# The hidden suites against wrong-per-docstring code: each wrong variant fails the hidden test
+# named for it (with the words that say why), and the reference passes that same test.
+# ---------------------------------------------------------------------------------------------
+
+import importlib  # noqa: E402
+import inspect  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+HIDDEN = {level: importlib.import_module(f"autograder.hidden.day16.test_{level}") for level in ("basic", "intermediate")}
+BASIC_SOURCE = (SOLUTIONS / "day16" / "basic.py").read_text()
+
+
+def _run_hidden(level, test_name, name, fn, source=None):
+    """Run one hidden test in-process on ``fn`` as the submission's ``name``: None if it passes, else the failure."""
+    test = getattr(HIDDEN[level], test_name)
+    kwargs = {"submission": SimpleNamespace(**{name: fn}), "reference": ref, "device": torch.device("cpu")}
+    if "submitted_source" in inspect.signature(test).parameters:
+        kwargs["submitted_source"] = lambda lv: source if lv == level else None
+    torch.manual_seed(1234)
+    try:
+        test(**kwargs)
+    except Exception as exc:  # noqa: BLE001 - any failure counts: a check's message or the wrong code's crash
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _bptt_from(source):
+    namespace = {}
+    exec(compile(source, "<variant>", "exec"), namespace)
+    return namespace["bptt"], source
+
+
+def _edit(old, new):
+    assert old in BASIC_SOURCE
+    return _bptt_from(BASIC_SOURCE.replace(old, new))
+
+
+AUTOGRAD_BPTT = '''
+import torch
+
+def bptt(x, h0, W_ih, W_hh, b_ih, b_hh, grad_output):
+    leaves = [None if t is None else t.detach().requires_grad_(True) for t in (x, h0, W_ih, W_hh, b_ih, b_hh)]
+    x_, h0_, W_ih_, W_hh_, b_ih_, b_hh_ = leaves
+    h = h0_[0] if h0_.dim() == 3 else h0_
+    outs = []
+    for t in range(x_.shape[0]):
+        a = x_[t] @ W_ih_.T + h @ W_hh_.T
+        a = a + (0 if b_ih_ is None else b_ih_) + (0 if b_hh_ is None else b_hh_)
+        h = torch.tanh(a)
+        outs.append(h)
+    used = [t for t in leaves if t is not None]
+    with torch.enable_grad():
+        grads = iter(GRAD(torch.stack(outs), used, grad_output))
+    return dict(zip(("x", "h0", "W_ih", "W_hh", "b_ih", "b_hh"), [None if t is None else next(grads) for t in leaves]))
+'''
+BPTT_MISTAKES = {
+    # (hidden test that must fail, words its message must contain, variant)
+    "indexes_a_squeezed_weight_row": ("test_bptt_size_one_dimensions", "H=1",
+                                      _edit("db = torch.zeros_like(W_hh[0])", "db = torch.zeros_like(W_hh.squeeze()[0])")),
+    "autograd_grad": ("test_bptt_random_sequence", "without autograd",
+                      _bptt_from(AUTOGRAD_BPTT.replace("GRAD(", "torch.autograd.grad("))),
+    "autograd_behind_getattr": ("test_bptt_random_sequence", "without autograd",
+                                _bptt_from(AUTOGRAD_BPTT.replace("GRAD(", "getattr(torch, 'auto' + 'grad').grad("))),
+    "autograd_in_a_helper": ("test_bptt_float32", "without autograd", _bptt_from(
+        "from torch.autograd import grad as _g\n" + AUTOGRAD_BPTT.replace("GRAD(", "_helper(") +
+        "\ndef _helper(out, xs, g):\n    return _g(out, xs, g)\n")),
+    "zeroes_grad_output_in_place": ("test_bptt_random_sequence", "gradient of", _edit(
+        "    with torch.no_grad():\n        h_init", "    with torch.no_grad():\n        grad_output.zero_()\n        h_init")),
+    "keeps_autograd_history": ("test_bptt_returns_gradients_without_history", "history",
+                               _edit("    with torch.no_grad():\n", "    if True:\n")),
+}
+
+
+def test_the_autograd_bptt_variants_are_right_but_for_autograd():
+    for key in ("autograd_grad", "autograd_behind_getattr", "autograd_in_a_helper"):
+        fn, _ = BPTT_MISTAKES[key][2]
+        assert _run_hidden("basic", "test_bptt_random_sequence", "bptt", fn, BASIC_SOURCE) is None, key
+
+
+@pytest.mark.parametrize("key", sorted(BPTT_MISTAKES))
+def test_hidden_bptt_tests_catch_wrong_code(key):
+    test_name, words, (fn, source) = BPTT_MISTAKES[key]
+    failure = _run_hidden("basic", test_name, "bptt", fn, source)
+    assert failure is not None and words in failure, failure
+    assert _run_hidden("basic", test_name, "bptt", ref.bptt, BASIC_SOURCE) is None

@@ -8,6 +8,9 @@ A hidden test reads like ordinary code::
         ...
         expect_close("h_next", submission.rnn_cell(x, h, W_ih, W_hh), reference.rnn_cell(x, h, W_ih, W_hh))
 
+``submitted_source(level)`` is the text of the code graded for one level of the test's day
+(None when there is none), for the few tests that check how a function is written.
+
 ``submission`` is whatever the grading engine plugs in (registered as the pytest
 plugin ``rnnkit_submission``, an object with ``submission_for(day) -> namespace``);
 without an engine it is the code under ``--target`` (``solutions`` by default,
@@ -76,6 +79,21 @@ def submission(request):
     if engine is not None:
         return engine.submission_for(_day_of(request))
     return load_day(_target_dir(request.config), _day_of(request))
+
+
+@pytest.fixture
+def submitted_source(request, submission):
+    def source(level: str) -> str | None:
+        from_engine = getattr(submission, "_source", None)      # the engine's Namespace
+        if from_engine is not None:
+            return from_engine(level)
+        session = getattr(submission, "_session", None)
+        if session is not None:
+            code = session.code.levels.get((_day_of(request), level))
+            return None if code is None else code.source
+        path = _target_dir(request.config) / _day_of(request) / f"{level}.py"
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+    return source
 
 
 @functools.lru_cache(maxsize=None)

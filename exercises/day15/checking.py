@@ -189,6 +189,20 @@ def expect_floats(name: str, got: Any, expected: Sequence[float], *, rel: float 
 
 
 @contextlib.contextmanager
+def naming_the_case(what: str, hint: str | None = None):
+    """A crash of the student's code inside the block is reported with the case it happened in.
+
+    (A test that tries several shapes in turn says which one broke: "T=4, B=3, I=2, H=1".)
+    A stub's ``NotImplementedError`` and the checks' own failures pass through unchanged."""
+    try:
+        yield
+    except (NotImplementedError, NotAttempted, CheckFailure):
+        raise
+    except Exception as exc:  # the student's code crashed on this case
+        fail(f"{what}: your code raised {type(exc).__name__}: {str(exc)[:300]}", hint)
+
+
+@contextlib.contextmanager
 def quiet():
     """Swallow a check's prints and warnings so a notebook test cell writes nothing to stderr.
 

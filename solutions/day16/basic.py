@@ -19,6 +19,12 @@ def bptt(x: torch.Tensor, h0: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.Tens
          grad_output: torch.Tensor) -> dict[str, torch.Tensor | None]:
     """Backpropagation through time for the tanh RNN, written by hand (no autograd).
 
+    Write the backward pass yourself with the formulas below: no ``.backward()``,
+    ``torch.autograd``, ``torch.func`` or hooks, not even in a helper. The grader reads the code
+    of ``bptt`` and of everything it calls, and gives no ``bptt`` points to code that uses
+    autograd or hides what it calls (``getattr`` with a computed name, ``eval``, imports from
+    outside torch and the standard library).
+
     Forward, for t = 0 .. T-1 (the state before step 0 is h0):
         a_t = x[t] @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh        (B, H)
         h_t = tanh(a_t)                                              (B, H)
@@ -38,11 +44,13 @@ def bptt(x: torch.Tensor, h0: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.Tens
         W_hh: (H, H) hidden-to-hidden weights.
         b_ih, b_hh: (H,) biases, or None for no bias.
         grad_output: (T, B, H) gradient of the loss with respect to ``output``.
+        Any of T, B, I, H may be 1. The inputs may require grad.
     Returns:
         A dict of gradients of the loss, equal to what autograd gives:
         ``"x"``: (T, B, I); ``"h0"``: same shape as ``h0``; ``"W_ih"``: (H, I); ``"W_hh"``: (H, H);
         ``"b_ih"``, ``"b_hh"``: (H,), or None where that bias is None.
-        Every gradient has the dtype and device of the inputs and no autograd history.
+        Every gradient has the dtype and device of the inputs and no autograd history
+        (``requires_grad`` False, even when the inputs require grad).
     """
     ### BEGIN SOLUTION
     with torch.no_grad():
@@ -91,8 +99,12 @@ def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """One training step with full backpropagation through time.
 
     The whole sequence is run forward, so ``loss.backward()`` goes back through every
-    time step. The step, in order: put the model in training mode (``model.train()``, left
-    on afterwards), clear old gradients, forward, loss, backward, optimizer step.
+    time step. The step, in order: put the model in training mode (``model.train()``, also
+    when it was handed over in eval mode, and left on afterwards), clear old gradients
+    (``optimizer.zero_grad()``: the model may come with gradients of an earlier batch),
+    forward, loss, backward, exactly one ``optimizer.step()``. Afterwards the model's
+    parameters (and buffers such as BatchNorm's statistics) and the optimizer's state
+    (momentum, Adam's moments) are those of that one step.
 
     Args:
         model: any nn.Module that maps ``x`` to a prediction. ``model(x)`` returns the
