@@ -12,7 +12,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import outputs
 from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.textsafe import clean
 
 EXERCISE_ORDER = [(day, name) for day in DAYS for level in LEVELS for name in CATALOGUE[day][level]]
 FAILED = ("failed", "timed out", "crashed")      # a wrong answer (not: not attempted, missing, not run)
@@ -29,19 +31,20 @@ class StudentResult:
     gpu_not_run: bool = False
     mistakes: dict[tuple[str, str], set] = field(default_factory=dict)   # exercise -> known mistakes named
     unexplained: set = field(default_factory=set)                        # exercises failed, no mistake named
+    warning: str = ""                                                    # graded without the sandbox
 
 
 def load_results(out: Path) -> list[StudentResult]:
     students = []
     for path in sorted(out.glob("*/results.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
-        result = StudentResult(path.parent.name, float(data.get("score", 0)), 0.0)
+        result = StudentResult(path.parent.name, float(data.get("score", 0)), 0.0, warning=str(data.get("warning", "")))
         for test in data.get("tests", []):
             key = (test.get("day", ""), test.get("exercise", ""))
             got, most = result.by_exercise.get(key, (0.0, 0.0))
             result.by_exercise[key] = (got + float(test.get("score", 0)), most + float(test.get("max_score", 0)))
             result.max_score += float(test.get("max_score", 0))
-            if test.get("device") == "cuda" and test.get("status") == "not run":
+            if "cuda" in (test.get("not_run_on") or ()):      # (one row per test, on every device)
                 result.gpu_not_run = True
             if test.get("fingerprint"):
                 result.mistakes.setdefault(key, set()).add(test["fingerprint"])
@@ -54,6 +57,10 @@ def load_results(out: Path) -> list[StudentResult]:
 
 def summarize(students: list[StudentResult]) -> str:
     lines = [f"Class summary: {len(students)} students", ""]
+    warned = [s.student for s in students if s.warning]
+    if warned:   # (the engine's own text, from report.UNSAFE_WARNING)
+        lines[1:1] = [clean(next(s.warning for s in students if s.warning)),
+                      f"({len(warned)} of {len(students)} students graded that way)"]
     if not students:
         return "\n".join(lines + ["(no results found)"])
     percents = [100 * s.score / s.max_score if s.max_score else 0.0 for s in students]
@@ -167,14 +174,16 @@ def student_lines(out: Path, stories: dict[str, str] | None = None) -> list[str]
     for path in sorted(Path(out).glob("*/results.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         student = path.parent.name
+        shown = clean(student, one_line=True)     # (a folder name, a message: the student's, shown to the TA)
         lost: dict[str, str] = {}
         for test in data.get("tests", []):
-            key = f"{test.get('day', '')[3:]}:{test.get('exercise', '?')}"
+            key = clean(f"{test.get('day', '')[3:]}:{test.get('exercise', '?')}", one_line=True)
             if test.get("score", 0) < test.get("max_score", 0) and key not in lost:
-                lost[key] = (test.get("output") or test.get("status") or "").splitlines()[0][:90]
+                lost[key] = clean((str(test.get("output") or test.get("status") or "").splitlines() or [""])[0][:90],
+                                  one_line=True)
             if test.get("fingerprint") and not lost.get(key, "").startswith("known mistake"):
-                lost[key] = f"known mistake {test['fingerprint']}"   # what a TA can act on, first
-        head = f"{student:<22}{data.get('score', 0):>6g}/{data.get('max_score', 0):<5g}"
+                lost[key] = clean(f"known mistake {test['fingerprint']}", one_line=True)   # what a TA can act on, first
+        head = f"{shown:<22}{data.get('score', 0):>6g}/{data.get('max_score', 0):<5g}"
         if stories and student in stories:
             lines.append(f"{head} {stories[student]}")
             head = " " * len(head)
@@ -197,14 +206,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def write_summary(out: Path) -> str:
     students = load_results(out)
     text = summarize(students)
-    _write_atomic(out / "summary.txt", (text + "\n").encode())
-    if students:
-        tmp = out / f".summary.png.{os.getpid()}.tmp.png"
+    _write_atomic(out / outputs.SUMMARY_TEXT, (text + "\n").encode())
+    if students:   # (names from autograder.outputs: no student folder can take them)
+        tmp = out / f".{outputs.SUMMARY_PLOT}.{os.getpid()}.tmp.png"
         plot(students, tmp)
-        os.replace(tmp, out / "summary.png")
-        tmp = out / f".summary_mistakes.png.{os.getpid()}.tmp.png"
+        os.replace(tmp, out / outputs.SUMMARY_PLOT)
+        tmp = out / f".{outputs.MISTAKES_PLOT}.{os.getpid()}.tmp.png"
         plot_mistakes(students, tmp)
-        os.replace(tmp, out / "summary_mistakes.png")
+        os.replace(tmp, out / outputs.MISTAKES_PLOT)
     return text
 
 

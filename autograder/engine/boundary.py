@@ -24,6 +24,7 @@ it): missing code, timeouts, crashes.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -62,6 +63,19 @@ class Crashed(CallFailed):
 class BoundaryError(CallFailed):
     """The hidden test passed something that cannot cross (a problem of the test, not the student)."""
     status = "error"
+
+
+class GraderLimit(CallFailed):
+    """The hidden test's own work (its reference, its checks) ran past the grader's limit for one test.
+
+    Per-call limits bound the student's code; this bounds what a test does with what came back, so
+    that no submission can make a grader compute for minutes (and stall the class behind it)."""
+    status = "failed"
+
+
+# CPU seconds of the grader process (not of the student's worker) that one test may use: honest tests
+# take well under a second; a reference looping over inputs a submission inflated would take minutes.
+GRADER_CPU_PER_TEST = 60.0
 
 
 class _WorkerGone(Exception):
@@ -296,24 +310,111 @@ def _bad(what: str) -> BaseException:
     return protocol.rebuild_exception("RuntimeError", [], [what])
 
 
-def _apply_mutations(table: list, stateful: list, values: dict) -> None:
-    """Write the worker's changes to the arguments into the grader's own objects, in place."""
+class ChangedInput(CallFailed):
+    """The submission changed an argument's shape, dtype or device: refused, nothing is written back.
+
+    Honest code never needs to (in-place updates keep all three), and accepting it would let a
+    submission hand the hidden test's reference other inputs than the test made (a sequence of
+    300 000 steps the grader then loops over, outside the per-call limit)."""
+    status = "failed"
+
+
+def _form(t) -> str:
+    where = "" if t.device.type == "cpu" else f" on {t.device}"
+    return f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}{where}"
+
+
+def _same_form(a, b) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
+
+
+def _argument_names(args: tuple, kwargs: dict, stateful: list) -> dict[int, str]:
+    """id(tensor) -> how a learner knows it: "argument 2", "argument h", "parameter weight of argument 1"."""
+    names: dict[int, str] = {}
+    top = [(f"argument {k + 1}", v) for k, v in enumerate(args)] + [(f"argument {k}", v) for k, v in kwargs.items()]
+    for label, value in top:
+        if isinstance(value, torch.Tensor):
+            names.setdefault(id(value), label)
+        elif isinstance(value, torch.nn.Module):
+            for n, t in [*value.named_parameters(), *value.named_buffers()]:
+                names.setdefault(id(t), f"{n} of {label}")
+        elif type(value) in (list, tuple):
+            for j, v in enumerate(value):
+                if isinstance(v, torch.Tensor):
+                    names.setdefault(id(v), f"element {j} of {label}")
+    return names
+
+
+def _refuse(what: str, old, new) -> ChangedInput:
+    return ChangedInput(f"your function replaced {what} {_form(old)} by a {_form(new)} tensor: functions must "
+                        "not change their inputs' shape, dtype or device (update them in place, or return a new "
+                        "tensor)")
+
+
+def _check_optimizer_state(opt, state: dict) -> str | None:
+    """Why an optimizer state sent back cannot be taken (a state tensor of another shape than its
+    parameter, another dtype or device is refused as for an argument), or None."""
+    groups, saved = state.get("param_groups"), state.get("state")
+    if type(groups) is not list or type(saved) is not dict:
+        return None            # (load_state_dict says what is wrong)
+    params = [p for g in opt.param_groups for p in g["params"]]
+    ids = [i for g in groups if type(g) is dict and type(g.get("params")) is list for i in g["params"]]
+    by_id = dict(zip(ids, params))
+    for idx, entry in saved.items():
+        p = by_id.get(idx)
+        if p is None or type(entry) is not dict:
+            continue
+        for key, v in entry.items():
+            if isinstance(v, torch.Tensor) and v.dim() > 0 and not (v.shape == p.shape and v.device == p.device):
+                return f"the optimizer's state {key!s:.40} {_form(v)} for a parameter {_form(p)}"
+    return None
+
+
+def _apply_mutations(table: list, stateful: list, values: dict, names: dict[int, str] | None = None) -> None:
+    """Write the worker's changes to the arguments into the grader's own objects, in place.
+
+    Every change is checked first and written only if all are acceptable: a value, ``.grad`` or
+    swapped parameter of another shape, dtype or device than the grader's tensor is refused
+    (:class:`ChangedInput`), and then nothing at all is written back."""
+    names = names or {}
     mut, mods, opts = values.get("mut"), values.get("mods"), values.get("opts")
     if type(mut) is not list or type(mods) is not list or type(opts) is not list:
         raise Crashed("the worker sent an unreadable answer")
+    label = lambda t, k: names.get(id(t), f"tensor {k + 1} of the arguments")  # noqa: E731
+    for entry in mut:
+        i = entry.get("i") if type(entry) is dict else None
+        if type(i) is not int or not 0 <= i < len(table):
+            raise Crashed("the worker sent an unreadable answer")
+        t, v, g = table[i], entry.get("v"), entry.get("g")
+        if type(v) is torch.Tensor and not _same_form(v, t):
+            raise _refuse(label(t, i), t, v)
+        if type(g) is torch.Tensor and not _same_form(g, t):
+            raise _refuse(f"the .grad of {label(t, i)}", t, g)
+    modules = [o for o in stateful if isinstance(o, torch.nn.Module)]
+    optimizers = [o for o in stateful if not isinstance(o, torch.nn.Module)]
+    swaps = []
+    for module, state in zip(modules, mods):
+        if type(state) is not dict:
+            continue
+        named = dict(module.named_parameters())
+        named.update(dict(module.named_buffers()))
+        for pair in state.get("swapped") or []:
+            if type(pair) is list and len(pair) == 2 and pair[0] in named and type(pair[1]) is torch.Tensor:
+                old = named[pair[0]]
+                if not _same_form(pair[1], old):
+                    raise _refuse(names.get(id(old), f"the model's {str(pair[0])[:60]}"), old, pair[1])
+                swaps.append((old, pair[1]))
+    for opt, state in zip(optimizers, opts):
+        why = _check_optimizer_state(opt, state) if type(state) is dict else None
+        if why:
+            raise ChangedInput(f"your function left {why}: functions must not change their inputs' shape, "
+                               "dtype or device")
     with torch.no_grad():
         for entry in mut:
-            i = entry.get("i") if type(entry) is dict else None
-            if type(i) is not int or not 0 <= i < len(table):
-                raise Crashed("the worker sent an unreadable answer")
-            t = table[i]
-            v, g = entry.get("v"), entry.get("g")
+            t, v, g = table[entry["i"]], entry.get("v"), entry.get("g")
             try:
                 if type(v) is torch.Tensor:
-                    if v.shape == t.shape and v.dtype == t.dtype and v.device == t.device:
-                        t.copy_(v)
-                    else:
-                        t.data = v
+                    t.copy_(v)
                 if entry.get("gclear") is True:
                     t.grad = None
                 if type(g) is torch.Tensor:
@@ -322,8 +423,8 @@ def _apply_mutations(table: list, stateful: list, values: dict) -> None:
                     t.requires_grad_(entry["rg"])
             except RuntimeError as exc:
                 raise _bad(f"your code changed an argument in a way that cannot be copied back ({exc})") from None
-    modules = [o for o in stateful if isinstance(o, torch.nn.Module)]
-    optimizers = [o for o in stateful if not isinstance(o, torch.nn.Module)]
+        for old, new in swaps:
+            old.copy_(new)
     for module, state in zip(modules, mods):
         if type(state) is not dict:
             continue
@@ -331,12 +432,6 @@ def _apply_mutations(table: list, stateful: list, values: dict) -> None:
         for pair in state.get("training") or []:
             if type(pair) is list and len(pair) == 2 and pair[0] in subs and type(pair[1]) is bool:
                 subs[pair[0]].training = pair[1]
-        named = dict(module.named_parameters())
-        named.update(dict(module.named_buffers()))
-        for pair in state.get("swapped") or []:
-            if type(pair) is list and len(pair) == 2 and pair[0] in named and type(pair[1]) is torch.Tensor:
-                with torch.no_grad():
-                    named[pair[0]].data = pair[1]
     for opt, state in zip(optimizers, opts):
         if type(state) is dict:
             try:
@@ -408,6 +503,31 @@ class Session:
         self.device = device
         self.calls_in_test = 0
         self.recorded = []
+
+    @contextlib.contextmanager
+    def work_limit(self, seconds: float | None = None):
+        """Around one test in the grader: past ``seconds`` of the grader's own CPU time (ITIMER_PROF: time
+        spent waiting for the worker does not count) the test fails with :class:`GraderLimit`, for this
+        student only; the workers are restarted (one may have been left mid-call)."""
+        seconds = GRADER_CPU_PER_TEST if seconds is None else seconds
+        fired = []
+
+        def on_limit(signum, frame):
+            fired.append(True)
+            raise GraderLimit(f"internal limit: the hidden test's own work on what your function returned or "
+                              f"changed took more than {seconds:g} s of the grader's time and was stopped (this "
+                              "test scores 0; did your function change or inflate its inputs?)")
+
+        previous = signal.signal(signal.SIGPROF, on_limit)
+        signal.setitimer(signal.ITIMER_PROF, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, previous)
+            if fired:
+                for device in list(self.workers):
+                    self._drop(device)
 
     def close(self) -> None:
         for handle in self.workers.values():
@@ -505,7 +625,7 @@ class Session:
             self.disturbed |= handle.outside
             self._drop(device)
             raise Crashed(f"the process running your {name} died: {exc.why}") from None
-        _apply_mutations(table, stateful, values)
+        _apply_mutations(table, stateful, values, _argument_names(args, kwargs, stateful))
         result = values.get("result")
         self._record(day, name, blob, table_blob, seed, grad, header.get("failed") is True, result, table, stateful)
         if header.get("failed") is True:
@@ -569,6 +689,11 @@ class Namespace:
 
     def __init__(self, session: Session, day: str):
         self._session, self._day = session, day
+
+    def _source(self, level: str) -> str | None:
+        """The text graded for one level of this day (for hidden tests that check how code is written)."""
+        code = self._session.code.levels.get((self._day, level))
+        return None if code is None else code.source
 
     def __getattr__(self, name: str):
         if name.startswith("_") or level_of(self._day, name) is None:

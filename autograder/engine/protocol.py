@@ -20,6 +20,7 @@ Frames are ``8-byte big-endian length + body``; bodies start with one tag byte
 from __future__ import annotations
 
 import builtins
+import collections
 import ctypes
 import json
 import os
@@ -254,14 +255,38 @@ class ForeignValue:
         return self.description
 
 
-_FOREIGN_CLASSES: dict[str, type] = {}
+class _ClassCache:
+    """Classes made for names a submission chose, at most ``size`` of them alive through the cache.
+
+    A class per name keeps messages readable ("expected a Tensor, got Yes"), but names are the
+    student's: unbounded, the cache would keep every name of every student for the life of the grader
+    (10 000 names a call, a class each).  Least recently used names are dropped (a dropped class goes
+    when its last instance does) and one message may introduce at most ``NEW_NAMES_PER_MESSAGE``."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.classes: collections.OrderedDict = collections.OrderedDict()
+
+    def get(self, key, make):
+        cls = self.classes.get(key)
+        if cls is None:
+            cls = self.classes[key] = make()
+            while len(self.classes) > self.size:
+                self.classes.popitem(last=False)
+        else:
+            self.classes.move_to_end(key)
+        return cls
+
+
+CLASS_CACHE_SIZE = 256            # names kept (foreign values, exceptions: each)
+NEW_NAMES_PER_MESSAGE = 32        # distinct names of one message shown as themselves; the rest as "object"
+_FOREIGN_CLASSES = _ClassCache(CLASS_CACHE_SIZE)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,60}")
 
 
 def foreign_value(type_name: str, text: str) -> ForeignValue:
-    name = type_name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,60}", type_name or "") else "object"
-    cls = _FOREIGN_CLASSES.get(name)
-    if cls is None:
-        cls = _FOREIGN_CLASSES[name] = type(name, (ForeignValue,), {"__module__": "submission"})
+    name = type_name if _NAME.fullmatch(type_name or "") else "object"
+    cls = _FOREIGN_CLASSES.get(name, lambda: type(name, (ForeignValue,), {"__module__": "submission"}))
     return cls(str(text)[:200])
 
 
@@ -289,20 +314,18 @@ class SubmissionError(Exception):
     type_name = "SubmissionError"
 
 
-_EXC_CLASSES: dict[tuple[str, str], type] = {}
+_EXC_CLASSES = _ClassCache(CLASS_CACHE_SIZE)
 
 
 def rebuild_exception(type_name: str, mro: list, args: list) -> BaseException:
-    type_name = type_name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,60}", str(type_name)) else "Exception"
+    type_name = type_name if _NAME.fullmatch(str(type_name)) else "Exception"
     args = [a if type(a) in (str, int, float, bool) else str(a) for a in args][:4]
     cls = SAFE_EXCEPTIONS.get(type_name)
     if cls is None:
         base = next((SAFE_EXCEPTIONS[n] for n in mro if isinstance(n, str) and n in SAFE_EXCEPTIONS), Exception)
-        key = (type_name, base.__name__)
-        cls = _EXC_CLASSES.get(key)
-        if cls is None:
-            bases = (SubmissionError,) if base is Exception else (SubmissionError, base)
-            cls = _EXC_CLASSES[key] = type(type_name, bases, {"__module__": "submission", "type_name": type_name})
+        bases = (SubmissionError,) if base is Exception else (SubmissionError, base)
+        cls = _EXC_CLASSES.get((type_name, base.__name__), lambda: type(
+            type_name, bases, {"__module__": "submission", "type_name": type_name}))
     try:
         exc = cls(*args)
     except Exception:
@@ -323,6 +346,15 @@ class Decoder:
         self.cuda_ok = cuda_ok
         self.nodes = 0
         self.by_blob: dict[int, torch.Tensor] = {}   # blob number -> the tensor rebuilt from it
+        self.names: set[str] = set()                 # type names this message used
+
+    def _name(self, name: str, other: str) -> str:
+        """``name``, or ``other`` once this message has used NEW_NAMES_PER_MESSAGE distinct names."""
+        if name not in self.names:
+            if len(self.names) >= NEW_NAMES_PER_MESSAGE:
+                return other
+            self.names.add(name)
+        return name
 
     def decode(self, obj, depth: int = 0):
         self.nodes += 1
@@ -370,9 +402,14 @@ class Decoder:
         if tag == "device":
             return self.device(obj.get("v"))
         if tag == "exc":
-            return rebuild_exception(str(obj.get("type")), self._list(obj, "mro"), self._list(obj, "args"))
+            mro = self._list(obj, "mro")
+            name = str(obj.get("type"))[:64]
+            if name not in SAFE_EXCEPTIONS:   # (builtin exceptions are rebuilt as themselves: no class made)
+                name = self._name(name, next((n for n in mro if isinstance(n, str) and n in SAFE_EXCEPTIONS),
+                                             "Exception"))
+            return rebuild_exception(name, mro, self._list(obj, "args"))
         if tag == "foreign":
-            return foreign_value(str(obj.get("type")), str(obj.get("repr"))[:200])
+            return foreign_value(self._name(str(obj.get("type"))[:64], "object"), str(obj.get("repr"))[:200])
         raise ProtocolError(f"unknown tag {str(tag)[:20]!r}")
 
     @staticmethod

@@ -12,9 +12,15 @@ import json
 import os
 from pathlib import Path
 
+from autograder import outputs
 from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.textsafe import clean
 
-RESULTS, FEEDBACK, STATE, GRADEBOOK = "results.json", "feedback.md", ".state.json", "gradebook.csv"
+RESULTS, FEEDBACK, STATE = "results.json", "feedback.md", ".state.json"   # per student
+GRADEBOOK = outputs.GRADEBOOK       # per class: its name is reserved (autograder.outputs)
+UNSAFE_WARNING = ("WARNING: graded with --unsafe-no-sandbox (make grade UNSAFE=1): student code ran unconfined, with "
+                  "the grader's rights; it could read the hidden tests, the solutions and classmates' work and "
+                  "change results. Use it only for code you trust.")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -32,10 +38,15 @@ def _num(x: float) -> float | int:
 
 def _title(row) -> str:
     base = row.test.split("[")[0].removeprefix("test_").removeprefix(row.exercise + "_").replace("_", " ")
-    return f"{row.day} {row.exercise}: {base or row.exercise} [{row.device}]"
+    return f"{row.day} {row.exercise}: {base or row.exercise}"     # the same name on every machine
 
 
-def results(student: str, rows, notes: list[str], devices: list[str], gpu_note: str) -> dict:
+def results(student: str, rows, notes: list[str], devices: list[str], gpu_note: str,
+            unsafe: bool = False) -> dict:
+    """Everything of student origin (their folder name, their exceptions' messages, their file names in
+    the notes) is cleaned of control characters here, once: every file, line and cell is made from this."""
+    student = clean(student, one_line=True)
+    notes = [clean(n) for n in notes]
     tests = []
     for row in rows:
         ran = row.status != "not run"
@@ -43,20 +54,27 @@ def results(student: str, rows, notes: list[str], devices: list[str], gpu_note: 
             "name": _title(row),
             "score": _num(row.points if row.status == "passed" else 0),
             "max_score": _num(row.points if ran else 0),
-            "output": row.message if row.status != "passed" else "passed",
+            "output": clean(row.message) if row.status != "passed" else "passed",
             "visibility": "visible",
             "status": row.status,
             "exercise": row.exercise,
             "day": row.day,
             "level": row.level,
-            "device": row.device,
+            "device": row.device,        # the device whose result this row shows (the first that failed)
+            "devices": list(getattr(row, "devices", [row.device])),     # ran on (passed only if on each)
+            "failed_on": list(getattr(row, "failed_on", [])),
+            "not_run_on": list(getattr(row, "not_run_on", [])),
             "test": row.test,
             "fingerprint": getattr(row, "fingerprint", None),
         })
     score = sum(t["score"] for t in tests)
     max_score = sum(t["max_score"] for t in tests)
     summary = [f"{student}: {_num(score)} / {_num(max_score)} points.", gpu_note, *notes]
+    warning = UNSAFE_WARNING if unsafe else ""          # (said to the student and to summary.txt)
+    if warning:
+        summary.insert(0, warning)
     return {
+        **({"warning": warning} if warning else {}),
         "score": _num(score),
         "max_score": _num(max_score),
         "output": "\n".join(summary),
@@ -79,8 +97,10 @@ def _quote(text: str) -> str:
 
 
 def feedback(data: dict) -> str:
-    out = [f"# Feedback: {data['student']}", "",
+    out = [f"# Feedback: {clean(data['student'], one_line=True)}", "",
            f"**Score: {data['score']} / {data['max_score']} points.** {data['gpu']}", ""]
+    if data.get("warning"):
+        out += [f"**{data['warning']}**", ""]
     if data["notes"]:
         out += ["About your files:", ""] + [f"- {n}" for n in data["notes"]] + [""]
     tests = data["tests"]
@@ -132,9 +152,10 @@ def gradebook(out_dir: Path) -> str:
                if any(t.get("day") == d and t.get("exercise") == e for r in rows.values() for t in r["tests"])]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["student", *(f"{d} {e}" for d, e in columns), "total", "max"])
+    w.writerow(["student", *(f"{d} {e}" for d, e in columns), "total", "max", "devices"])
     for student, data in rows.items():
         cells = [_num(sum(t["score"] for t in data["tests"] if (t.get("day"), t.get("exercise")) == col))
                  for col in columns]
-        w.writerow([student, *cells, data["score"], data["max_score"]])
+        w.writerow([clean(student, one_line=True), *cells, data["score"], data["max_score"],
+                    " ".join(d for d in data.get("devices", []) if isinstance(d, str))])
     return buf.getvalue()
