@@ -180,7 +180,10 @@ def catalogue_defs(source: str, names) -> dict[str, str] | None:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    return {n.name: ast.dump(n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names}
+    try:   # (an expression nested thousands deep parses, but dumping it recurses past the limit)
+        return {n.name: ast.dump(n) for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names}
+    except RecursionError:
+        return None
 
 
 # Calls a constant may make: cheap and side-effect free (never torch.randn(...) of a demo).

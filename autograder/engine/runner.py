@@ -75,6 +75,11 @@ class GradingPlugin:
         device = getattr(item, "callspec", None) and item.callspec.params.get("device")
         self.session.begin_test(str(device or "cpu"))
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        with self.session.work_limit():    # the test's own work is bounded too (boundary.GRADER_CPU_PER_TEST)
+            yield
+
     def pytest_collectreport(self, report):
         if report.failed:
             last = (str(report.longrepr).strip().splitlines() or ["?"])[-1]
