@@ -20,10 +20,17 @@ folder inside the grading output.  A student whose upload breaks a rule is stage
 and the reason (they get 0 and read why); the rest of the class is graded.  Staging is a pure
 function of the input bytes (no times, sorted), so an unchanged student is not graded again.
 
-Student ids come from the LMS's naming when there is one (the LMS knows who uploaded), else
-from the manifest, else from the file name.  Of several attempts of one student, the latest
-(by the date in the name, else the manifest's time, else the upload's time in the bulk zip) is
-graded, per day; the notes say which one and which were ignored.
+Who uploaded comes only from a part of a name the student does not control, read in the LMS's
+own order: the LMS's prefix of a bulk download's member (Canvas ``<lastfirst>_<userid>_<subid>_``,
+Moodle ``<Full Name>_<id>_assignsubmission_file_``, Blackboard ``<Assignment>_<user>_attempt_<date>``;
+what follows is the student's file name, never read for identity), else the name the TA's folder
+gives the file or folder (``<id>_dayNN.zip``, ``<id>/``).  Never from a name inside an upload, nor
+from the manifest (the student writes it): a manifest that names another student is refused, the
+upload graded as the student the name says, and the TA told.  No student folder takes the name
+of a file the CLI writes (:mod:`autograder.outputs`).  Of several attempts of one student, the
+latest (by the date in the LMS's name, else the upload's time in the bulk zip, else the
+manifest's) is graded, per day; the notes say which one and which were ignored.  Names shown to
+the TA or the student are cleaned of control characters (:func:`autograder.textsafe.clean`).
 """
 from __future__ import annotations
 
@@ -41,8 +48,10 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import outputs
 from autograder.catalogue import DAYS, LEVELS
 from autograder.safe_files import UnsafeFile, read_regular_file
+from autograder.textsafe import clean
 
 # Limits of one student's upload (an archive or a folder).
 MAX_MEMBERS = 200
@@ -58,10 +67,9 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar",
 MANIFEST = "manifest.json"
 NOTES_FILE = ".rnnkit-archives.json"  # class level: per-student notes and rejections, read by the engine
 STUDENT_NOTES = ".archive.json"       # per student: the same notes (their bytes enter the resume hash)
-STAGING = ".staging"
+STAGING = outputs.STAGING
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 EXERCISE_NAMES = {f"{lv}.py" for lv in LEVELS} | {f"{d}_{lv}.ipynb" for d in DAYS for lv in LEVELS}
-RESERVED = {"gradebook.csv", "summary.txt", "summary.png", STAGING}     # what the engine writes in OUT
 SKIPPED_QUIETLY = {MANIFEST, "checking.py", "public_tests.py", ".DS_Store", "Thumbs.db", "desktop.ini"}
 
 
@@ -209,9 +217,10 @@ def open_zip(data_or_path, what: str) -> zipfile.ZipFile:
 class Who:
     key: str          # what identifies the student across attempts (the LMS's user id)
     name: str         # the folder name of their grades
-    scheme: str       # canvas, moodle, blackboard, attempt, submit, name
+    scheme: str       # canvas, moodle, blackboard, attempt, submit
     when: str = ""    # the attempt's time from the name (ISO), "" if none
     late: bool = False
+    original: str = ""   # the student's own part of the name (their file's name), never read for identity
 
 
 def slug(text: str) -> str:
@@ -228,37 +237,53 @@ def _iso(date: str, time: str | None = None) -> str:
     return f"{y}-{mo}-{d}T{int(hh):02d}:{int(mm):02d}:{int(ss):02d}"
 
 
+# Each LMS writes who uploaded (and, for Blackboard, when) in front of the name the student gave the file:
+#   Moodle      <Full Name>_<id>_assignsubmission_<plugin>[_]/<student's files>   (folders, Moodle >= 3.1)
+#               <Full Name>_<id>_assignsubmission_<plugin>_<student's file name>  (one flat folder)
+#               (Moodle writes '_' in the full name as ' ': the first '_<digits>_assign...' is its own)
+#   Canvas      <lastfirst>[_LATE]_<user id>_<submission id>_<student's file name>
+#   Blackboard  <Assignment>_<username>_attempt_<yyyy-mm-dd-hh-mm-ss>[_<student's file name>]
+# so every pattern is anchored at the start of the name and stops at the end of the LMS's part: what the
+# student named their file cannot move the match.  Moodle and Canvas are tried before the '_attempt_'
+# patterns because a student may name a file '<classmate>_attempt_<far future>.zip': inside a Canvas or
+# Moodle name that text is in the student's part.  (Canvas's prefix cannot match a Blackboard name: after
+# its letters-only name segments it needs two all-digit ones, and Blackboard's next segment is the date.)
 _DATE = r"(\d{4}-\d{2}-\d{2})(?:[-_T ](\d{2}[-:.]\d{2}(?:[-:.]\d{2})?))?"
-_MOODLE = re.compile(r"(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|feedback)_\w*?_?")
-_ATTEMPT = re.compile(r"(?P<pre>.+?)_attempt_" + _DATE + r"(?:_(?P<file>.*))?")
-_CANVAS = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9-]*(?:_[A-Za-z][A-Za-z0-9-]*)*)_(?P<late>LATE_)?(?P<id>\d+)_"
+_MOODLE = re.compile(r"(?P<name>[^_/]+)_(?P<id>\d+)_assign(?:submission|feedback)_(?P<plugin>[a-z]+)"
+                     r"(?:_(?P<file>.*))?")
+_CANVAS = re.compile(r"(?P<name>[^\W\d_](?:[^\W_]|-)*(?:_[^\W\d_](?:[^\W_]|-)*)*?)_(?P<late>LATE_)?(?P<id>\d+)_"
                      r"(?P<att>\d+)_(?P<file>.+)")
+_ATTEMPT = re.compile(r"(?P<pre>[^/]+?)_attempt_" + _DATE + r"(?:_(?P<file>.*))?")
 _SUBMIT = re.compile(r"(?P<id>[A-Za-z0-9][A-Za-z0-9.-]*(?:_[A-Za-z0-9.-]+)*?)_(?P<days>day\d\d(?:_day\d\d)*)")
 
 
 def parse_name(label: str, folder: bool = False) -> Who | None:
-    """The student and attempt an LMS (or ``make submit``) name says, None when it says nothing."""
+    """The student and attempt an LMS (or ``make submit``) name says, None when it says nothing.
+
+    ``label`` is a name the LMS (or the TA) gave: a member at the top of a bulk download, an entry
+    of the folder given to the CLI; never a name found inside a student's upload."""
     stem = label.rstrip("/")
-    if folder:
-        m = _MOODLE.fullmatch(stem)
-        if m:
-            return Who(f"moodle:{m['id']}", slug(f"{m['name']}_{m['id']}"), "moodle")
-    else:
+    m = _MOODLE.fullmatch(stem)
+    if m and (folder or m["file"]):
+        return Who(f"moodle:{m['id']}", slug(f"{m['name']}_{m['id']}"), "moodle", original=m["file"] or "")
+    if not folder:
         stem = re.sub(r"\.(zip|ipynb|py)$", "", stem, flags=re.I)
-    m = _ATTEMPT.fullmatch(stem)
-    if m:
-        pre = m["pre"]
-        if re.search(r"_\d+$", pre) or "_" not in pre:       # lastname_firstname_12345 or just an id
-            key = re.search(r"(\d+)$", pre)
-            return Who(f"id:{key[1] if key else slug(pre)}", slug(pre), "attempt", _iso(m[2], m[3]))
-        user = pre.rsplit("_", 1)[1]                           # Blackboard: <assignment>_<username>
-        return Who(f"user:{slug(user)}", slug(user), "blackboard", _iso(m[2], m[3]))
-    m = _CANVAS.fullmatch(stem)
+    m = _CANVAS.fullmatch(label if not folder else stem)
     if m:
         name, late = m["name"], bool(m["late"])
         if name.endswith("_LATE"):
             name, late = name[:-5], True
-        return Who(f"id:{m['id']}", slug(f"{name}_{m['id']}"), "canvas", late=late)
+        return Who(f"id:{m['id']}", slug(f"{name}_{m['id']}"), "canvas", late=late, original=m["file"])
+    m = _ATTEMPT.fullmatch(stem)
+    if m:
+        pre = m["pre"]
+        original = m["file"] + label[len(stem):] if m["file"] else ""
+        if re.search(r"_\d+$", pre) or "_" not in pre:       # lastname_firstname_12345 or just an id
+            key = re.search(r"(\d+)$", pre)
+            return Who(f"id:{key[1] if key else slug(pre)}", slug(pre), "attempt", _iso(m[2], m[3]),
+                       original=original)
+        user = pre.rsplit("_", 1)[1]                           # Blackboard: <assignment>_<username>
+        return Who(f"user:{slug(user)}", slug(user), "blackboard", _iso(m[2], m[3]), original=original)
     m = _SUBMIT.fullmatch(stem)
     if m:
         return Who(f"user:{slug(m['id'])}", slug(m["id"]), "submit")
@@ -274,6 +299,7 @@ class Upload:
     manifest: dict | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    owner: str | None = None                     # the TA's name for it (its folder) when ``label`` is the student's
 
     @property
     def days(self) -> list[str]:
@@ -348,9 +374,12 @@ def _verify_manifest(upload: Upload) -> None:
                                 "(changed after make submit)")
 
 
-def upload_from_zip(label: str, source, when: str = "") -> Upload:
-    """One student's archive (a path or bytes); ``when``: its upload time, if the download says."""
-    up = Upload(label, parse_name(label), when)
+def upload_from_zip(label: str, source, when: str = "", who: Who | None | bool = True,
+                    owner: str | None = None) -> Upload:
+    """One student's archive (a path or bytes); ``when``: its upload time, if the download says.
+    ``who``: the student the LMS's name of it says (True: parse ``label``, which must be a name the
+    LMS or the TA gave); ``owner``: the label that names the student when no LMS name does."""
+    up = Upload(label, parse_name(label) if who is True else who, when, owner=owner)
     try:
         with open_zip(source, label) as zf:
             members = check_members(zf, Limits(), label)
@@ -429,8 +458,9 @@ def _folder_entries(up: Upload, entries: list[tuple[str, bytes]]) -> Upload:
         if not path.lower().endswith(".zip"):
             up.error = f"{path} is not a zip archive: submit a .zip (make submit writes one)"
             return up
-        inner = upload_from_zip(f"{up.label.rstrip('/')}/{path}", data, up.when)
-        inner.who = up.who or inner.who
+        # (the archive's own name is the student's: who it is comes from the folder the LMS or TA named)
+        inner = upload_from_zip(f"{up.label.rstrip('/')}/{path}", data, up.when, who=up.who,
+                                owner=up.owner or up.label)
         inner.when = up.when or inner.when
         others = [p for p, _ in entries if p != path and p.split("/")[-1] in EXERCISE_NAMES]
         if others:
@@ -508,9 +538,7 @@ def _bulk_file(zf: zipfile.ZipFile, top: str, info: zipfile.ZipInfo) -> Upload:
     if is_archive_name(top):
         up.error = f"{top} is not a zip archive: submit a .zip (make submit writes one)"
         return up
-    original = re.sub(r"^.*?_\d+_\d+_", "", top) if who and who.scheme == "canvas" else top
-    original = re.sub(r"^.*_attempt_[\d-]+_", "", original)
-    _place(up, [(original, data)])
+    _place(up, [((who.original if who else "") or top, data)])    # the file's own name, as the student gave it
     return up
 
 
@@ -595,6 +623,7 @@ class StagedStudent:
     rejected: str | None = None
     graded: list[str] = field(default_factory=list)       # labels of the uploads graded
     ignored: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)     # for the TA (an identity claim refused, a rename)
 
 
 @dataclass
@@ -604,6 +633,8 @@ class Staged:
     warnings: list[str]
 
     def lines(self) -> list[str]:
+        """What the TA's terminal shows: upload names are the students' (escape sequences, a carriage
+        return that rewrites a line), so every line is cleaned to one visible line."""
         out = [f"warning: {w}" for w in self.warnings]
         for s in self.students.values():
             if s.rejected:
@@ -611,53 +642,72 @@ class Staged:
             else:
                 out.append(f"{s.name}: graded {', '.join(s.graded)}"
                            + (f" (ignored earlier: {', '.join(s.ignored)})" if s.ignored else ""))
-        return out
+            out += [f"{s.name}: warning: {w}" for w in s.warnings]
+        return [clean(line, one_line=True) for line in out]
 
 
-def _identity(up: Upload) -> tuple[str, str, list[str]]:
-    """(grouping key, folder name, notes) of an upload."""
-    notes = []
+def _identity(up: Upload) -> tuple[str, str, list[str], list[str]]:
+    """(grouping key, folder name, notes for the student, warnings for the TA) of an upload.
+
+    Who uploaded is what the LMS's name says (the LMS knows who logged in); without LMS naming, the
+    name the TA's download gave the file or folder (``<id>_dayNN.zip``, ``<id>/``).  The manifest
+    is written by ``make submit`` on the student's machine: a student can write any id into it, so it
+    never decides whose upload it is (else anyone could replace a classmate's attempt).  A manifest
+    that names somebody else is refused and said: the upload is graded as the student the name says,
+    and the TA is told, since it may be a classmate's archive handed in as one's own."""
+    notes, warnings = [], []
     man = up.manifest if isinstance(up.manifest, dict) else {}
     claimed = man.get("student") if isinstance(man.get("student"), str) else None
     if claimed is not None and not SAFE_ID.fullmatch(claimed):
         notes.append(f"the manifest's student id {claimed!r} is not a plain id (letters, digits, . _ -): ignored")
         claimed = None
-    who = up.who
-    if who and who.scheme != "submit":
-        if claimed and claimed != who.name and slug(claimed) not in who.name:
-            notes.append(f"{up.label}: the manifest says student {claimed!r}; graded as {who.name}, "
-                         f"the name the LMS gave the upload")
-        return who.key, who.name, notes
-    if claimed:
-        return f"user:{slug(claimed)}", slug(claimed) or "student", notes
-    if who:
-        return who.key, who.name, notes
-    base = slug(re.sub(r"\.zip$", "", up.label.rstrip("/"), flags=re.I)) or "student"
-    return f"user:{base}", base, notes
+    if up.who:
+        key, name = up.who.key, up.who.name
+        named_by = "the name the LMS gave the upload" if up.who.scheme != "submit" else "the upload's file name"
+    else:
+        base = slug(re.sub(r"\.zip$", "", (up.owner or up.label).rstrip("/"), flags=re.I)) or "student"
+        key, name, named_by = f"user:{base}", base, "the upload's name"
+    if claimed and slug(claimed) != name and (up.who is None or up.who.scheme in ("submit", "blackboard")
+                                              or slug(claimed) not in name.split("_")):
+        notes.append(f"{up.label}: its manifest says student {claimed!r}; graded as {name}, {named_by} "
+                     "(the id in a manifest is not trusted)")
+        warnings.append(f"{up.label}: its manifest claims student {claimed!r}, refused: graded as {name} "
+                        f"({named_by}); check whether it is a classmate's archive")
+    return key, name, notes, warnings
 
 
 def choose(uploads: list[Upload]) -> dict[str, StagedStudent]:
     """Group uploads by student; per day, the latest attempt wins."""
     groups: dict[str, list[tuple[Upload, str, list[str]]]] = {}
     names: dict[str, str] = {}
+    warnings: dict[str, list[str]] = {}
     for up in uploads:
-        key, name, notes = _identity(up)
+        key, name, notes, said = _identity(up)
         groups.setdefault(key, []).append((up, name, notes))
         names.setdefault(key, name)
-    # Two students whose names slug the same: the later key gets a suffix.
+        warnings.setdefault(key, []).extend(said)
+    # Two students whose names slug the same: the later key gets a suffix.  A name the CLI writes
+    # for the class (gradebook.csv, summary_mistakes.png, .lock ...) is never a student's folder.
     used: dict[str, str] = {}
+    renamed: dict[str, str] = {}
     for key in sorted(groups):
         name = names[key]
-        if name.startswith("."):
-            name = "_" + name
-        while name in RESERVED or name in used and used[name] != key:
+        if outputs.is_reserved(name):
+            name = outputs.free_folder(name, {n.casefold() for n in used} | {n.casefold() for n in names.values()})
+            renamed[key] = names[key]
+        while name in used and used[name] != key:
             name += "_2"
         used[name] = key
         names[key] = name
     students = {}
     for key in sorted(groups, key=lambda k: names[k]):
         name = names[key]
-        st = StagedStudent(name)
+        st = StagedStudent(name, warnings=warnings[key])
+        if key in renamed:
+            said = (f"your student id {renamed[key]!r} is the name of a file the grader writes for the class; "
+                    f"your grades are in the folder {name!r}")
+            st.notes.append(said)
+            st.warnings.append(said.replace("your student id", "student id").replace("your grades", "their grades"))
         attempts = sorted(groups[key], key=lambda t: (t[0].when, t[0].label))
         for up, _, notes in attempts:
             for n in notes:
@@ -698,6 +748,9 @@ def choose(uploads: list[Upload]) -> dict[str, StagedStudent]:
         if st.ignored:
             st.notes.append(f"not graded (an attempt of yours uploaded later replaces them): {', '.join(st.ignored)}")
         students[name] = st
+    for st in students.values():     # (upload names are the students': shown to the student and the TA)
+        st.notes = [clean(n, one_line=True) for n in st.notes]
+        st.rejected = clean(st.rejected, one_line=True) if st.rejected else None
     return students
 
 
@@ -766,7 +819,7 @@ def stage(target: Path, out: Path) -> Staged:
 
 def _prune(out: Path, base: Path, keep: str) -> None:
     """Drop older staging folders, unless a grading run holds the output folder now."""
-    lock = out / ".lock"
+    lock = out / outputs.LOCK
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError:

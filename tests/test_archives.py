@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import archives
+from autograder import archives, outputs
 
 KIT = Path(__file__).resolve().parents[1]
 REF15 = (KIT / "solutions" / "day15" / "basic.py").read_bytes()
@@ -261,15 +261,17 @@ def test_a_folder_of_archives_merges_a_students_days_and_checks_the_manifest(tmp
     (folder / "alice_day15.zip").write_bytes(make_submit_zip("alice", {"day15/basic.py": REF15}))
     (folder / "alice_day16.zip").write_bytes(make_submit_zip("alice", {"day16/basic.py": b"x = 1\n"}))
     tampered = make_submit_zip("bob", {"day15/basic.py": REF15}, tamper=True)   # edited after make submit
-    (folder / "whatever.zip").write_bytes(tampered)      # no LMS name: the manifest says who
+    (folder / "bob_day15.zip").write_bytes(tampered)
+    (folder / "whatever.zip").write_bytes(make_submit_zip("carol", {"day15/basic.py": REF15}))
     (folder / "notes.txt").write_text("not an upload")
     assert archives.is_archive_target(folder)
     staged = archives.stage(folder, tmp_path / "out")
-    assert sorted(staged.students) == ["alice", "bob"]
+    assert sorted(staged.students) == ["alice", "bob", "whatever"]    # the file's name says who, not the manifest
     alice = staged.students["alice"]
     assert sorted(alice.files) == ["day15", "day16"] and alice.ignored == []
     assert sorted(alice.graded) == ["alice_day15.zip", "alice_day16.zip"]
     assert any("differs from its manifest" in n for n in staged.students["bob"].notes)
+    assert any("claims student 'carol'" in w for w in staged.students["whatever"].warnings)
 
 
 def test_one_students_archive_is_a_class_of_one(tmp_path):
@@ -295,3 +297,128 @@ def test_what_needs_staging():
     assert not archives.is_archive_target(KIT / "exercises")
     assert not archives.is_archive_target(KIT / "exercises" / "day15")
     assert not archives.is_archive_target(KIT / "exercises" / "day15" / "basic.py")
+
+
+# ------------------------------------------------------------------------------------------------
+# Identity: only the part of a name the LMS (or the TA) controls says who uploaded
+# ------------------------------------------------------------------------------------------------
+
+MINE = b"# the impersonator's own work\n"
+
+
+def submit_zip(student: str, files: dict[str, bytes], created: str) -> bytes:
+    manifest = {"student": student, "days": ["day15"], "created": created,
+                "files": [{"path": k, "sha256": hashlib.sha256(v).hexdigest()} for k, v in files.items()]}
+    return zip_bytes([*files.items(), ("manifest.json", json.dumps(manifest).encode())])
+
+
+# scheme: (the download's members, the classmate's folder and upload, the impersonator's folder and upload).
+# Each impersonator names their file (or writes their manifest) so that it claims the classmate, with a
+# far-future date so that it would be the classmate's latest attempt.
+IMPERSONATIONS = {
+    "canvas": ({"roe_rich_2002_9002_day15.zip": good_upload(),
+                "doe_jane_2001_9003_2002_attempt_2099-12-31.zip": zip_bytes([("day15/basic.py", MINE)])},
+               ("roe_rich_2002", "roe_rich_2002_9002_day15.zip"),
+               ("doe_jane_2001", "doe_jane_2001_9003_2002_attempt_2099-12-31.zip")),
+    "canvas, late": ({"roe_rich_2002_9002_day15.zip": good_upload(),
+                      "doe_jane_LATE_2001_9003_Day15_rrich_attempt_2099-12-31-00-00-00_x.zip":
+                          zip_bytes([("day15/basic.py", MINE)])},
+                     ("roe_rich_2002", "roe_rich_2002_9002_day15.zip"),
+                     ("doe_jane_2001", "doe_jane_LATE_2001_9003_Day15_rrich_attempt_2099-12-31-00-00-00_x.zip")),
+    "moodle, flat": ({"Jane Doe_2001_assignsubmission_file_jane_day15.zip": good_upload(),
+                      "Mal Lory_666_assignsubmission_file_2001_attempt_2099-12-31.zip":
+                          zip_bytes([("day15/basic.py", MINE)])},
+                     ("jane_doe_2001", "Jane Doe_2001_assignsubmission_file_jane_day15.zip"),
+                     ("mal_lory_666", "Mal Lory_666_assignsubmission_file_2001_attempt_2099-12-31.zip")),
+    "moodle, folders": ({"Jane Doe_2001_assignsubmission_file_/day15/basic.py": REF15,
+                         "Mal Lory_666_assignsubmission_file_/2001_attempt_2099-12-31.zip":
+                             zip_bytes([("day15/basic.py", MINE)])},
+                        ("jane_doe_2001", "Jane Doe_2001_assignsubmission_file_/"),
+                        ("mal_lory_666", "Mal Lory_666_assignsubmission_file_/2001_attempt_2099-12-31.zip")),
+    "blackboard": ({"Day15_bob_attempt_2026-11-20-10-00-00_day15.zip": good_upload(),
+                    "Day15_mallory_attempt_2026-11-20-11-00-00_Day15_bob_attempt_2099-12-31-00-00-00_x.zip":
+                        zip_bytes([("day15/basic.py", MINE)])},
+                   ("bob", "Day15_bob_attempt_2026-11-20-10-00-00_day15.zip"),
+                   ("mallory",
+                    "Day15_mallory_attempt_2026-11-20-11-00-00_Day15_bob_attempt_2099-12-31-00-00-00_x.zip")),
+    "a per-student folder": ({"12345_attempt_2026-11-20.zip": good_upload(),
+                              "mallory/12345_attempt_2099-12-31.zip": zip_bytes([("day15/basic.py", MINE)])},
+                             ("12345", "12345_attempt_2026-11-20.zip"),
+                             ("mallory", "mallory/12345_attempt_2099-12-31.zip")),
+    "make submit archives, a manifest": ({
+        "alice_day15.zip": submit_zip("alice", {"day15/basic.py": REF15}, "2026-11-20T10:00:00Z"),
+        "mallory_day15.zip": submit_zip("alice", {"day15/basic.py": MINE}, "2099-12-31T00:00:00Z")},
+        ("alice", "alice_day15.zip"), ("mallory", "mallory_day15.zip")),
+}
+
+
+def download(tmp: Path, members: dict[str, bytes], as_folder: bool) -> Path:
+    """The members as an LMS bulk zip, or as the folder a TA unpacked it into."""
+    if not as_folder:
+        path = tmp / "download.zip"
+        path.write_bytes(zip_bytes(list(members.items()), zipfile.ZIP_STORED))
+        return path
+    for name, data in members.items():
+        (tmp / "download" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / "download" / name).write_bytes(data)
+    return tmp / "download"
+
+
+@pytest.mark.parametrize("as_folder", [False, True], ids=["bulk zip", "folder"])
+@pytest.mark.parametrize("scheme", sorted(IMPERSONATIONS))
+def test_a_student_cannot_replace_a_classmates_attempt(tmp_path, scheme, as_folder):
+    members, (mate, mate_label), (mallory, mallory_label) = IMPERSONATIONS[scheme]
+    staged = archives.stage(download(tmp_path, members, as_folder), tmp_path / "out")
+    assert sorted(staged.students) == sorted([mate, mallory]), staged.lines()
+    classmate, impersonator = staged.students[mate], staged.students[mallory]
+    assert classmate.files == {"day15": {"basic.py": REF15}} and classmate.graded == [mate_label]
+    assert impersonator.files == {"day15": {"basic.py": MINE}} and impersonator.graded == [mallory_label]
+    assert classmate.rejected is None and impersonator.rejected is None
+
+
+def test_a_manifest_claiming_a_classmate_is_refused_and_the_ta_is_told(tmp_path):
+    members = IMPERSONATIONS["make submit archives, a manifest"][0]
+    staged = archives.stage(download(tmp_path, members, as_folder=True), tmp_path / "out")
+    mallory = staged.students["mallory"]
+    assert any("its manifest says student 'alice'; graded as mallory" in n for n in mallory.notes)
+    assert any(line.startswith("mallory: warning: mallory_day15.zip: its manifest claims student 'alice', refused")
+               for line in staged.lines())
+    notes = json.loads((staged.root / archives.NOTES_FILE).read_text())["students"]
+    assert not any("claims" in n or "manifest says" in n for n in notes["alice"]["notes"])
+
+
+def test_upload_names_reach_the_terminal_and_the_notes_cleaned(tmp_path):
+    hostile = "doe_jane_2001_9001_\x1b]0;pwned\x07\x1b[2K\r64-64 full marks\x1b[2J.zip"
+    staged = archives.stage(download(tmp_path, {hostile: good_upload(),
+                                                "bob\x1b[31m_day15.zip": zip_bytes([("../x", b"")])},
+                                     as_folder=False), tmp_path / "out")
+    shown = "\n".join(staged.lines())
+    assert not any(c in shown for c in "\x1b\x07\r") and "\\x1b[2J" in shown
+    for st in staged.students.values():
+        assert not any(c in "".join(st.notes) + (st.rejected or "") for c in "\x1b\x07\r"), st.notes
+    assert "control characters" in staged.students["doe_jane_2001"].rejected
+
+
+def test_no_student_folder_takes_the_name_of_a_file_the_cli_writes(tmp_path):
+    members = {f"{name}_day15.zip": good_upload() for name in
+               ("summary_mistakes.png", "gradebook.csv", "SUMMARY.txt", "student_gradebook.csv", "alice")}
+    staged = archives.stage(download(tmp_path, members, as_folder=True), tmp_path / "out")
+    folders = sorted(p.name for p in staged.root.iterdir() if p.is_dir())
+    assert folders == sorted(staged.students) == ["alice", "student_gradebook.csv", "student_gradebook.csv_2",
+                                                  "student_summary.txt", "student_summary_mistakes.png"]
+    assert staged.students["student_gradebook.csv"].graded == ["student_gradebook.csv_day15.zip"]   # keeps its name
+    assert staged.students["student_gradebook.csv_2"].graded == ["gradebook.csv_day15.zip"]
+    assert not any(outputs.is_reserved(f) for f in folders)
+    moved = staged.students["student_summary_mistakes.png"]
+    assert moved.files == {"day15": {"basic.py": REF15}}
+    assert any("'summary_mistakes.png' is the name of a file the grader writes" in n for n in moved.notes)
+    assert any("summary_mistakes.png" in line and "warning" in line for line in staged.lines())
+
+
+def test_reserved_names_are_what_the_cli_writes():
+    from autograder.engine import report
+    assert report.GRADEBOOK in outputs.CLASS_OUTPUTS and archives.STAGING in outputs.CLASS_OUTPUTS
+    for name in (*outputs.CLASS_OUTPUTS, "Gradebook.CSV", ".state.json", ".x.123.tmp", "", ".."):
+        assert outputs.is_reserved(name), name
+    for name in ("alice", "gradebook", "summary.png.bak", "student_gradebook.csv"):
+        assert not outputs.is_reserved(name), name
