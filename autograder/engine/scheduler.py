@@ -199,9 +199,9 @@ class Engine:
         if sandbox_ok:
             why = sandbox.probe()
             if why:
-                raise EngineError(f"cannot confine student code: {why}. Run as root on Linux, or pass "
-                                  "--unsafe-no-sandbox to run student code with the grader's rights "
-                                  "(only for code you trust)")
+                raise EngineError(f"cannot confine student code: {why}. Or, {sandbox.UNSAFE}")
+        else:
+            print(report.UNSAFE_WARNING, file=sys.stderr)
         self._cuda: tuple[bool, str] | None = None
         _warm_up()
         if torch.cuda.is_initialized():
@@ -447,7 +447,8 @@ def _grade_one(ref, job: dict, opts: Options, client: zygote.Client) -> tuple[di
             session.close()
         if not session.disturbed:
             break
-    data = report.results(ref.name, plugin.rows, code.notes, job["devices"], job["gpu_note"])
+    data = report.results(ref.name, plugin.rows, code.notes, job["devices"], job["gpu_note"],
+                          unsafe=not opts.sandbox)
     return data, plugin.errors
 
 

@@ -9,7 +9,8 @@ workers) and runs one thread.
 Each grader process owns one SEQPACKET socket to it.  A request is a JSON spec
 plus three file descriptors (the worker's channel, its output pipe, a status
 pipe); the zygote forks a *keeper* (``_keeper``) and answers with its pid.  The
-keeper enters new namespaces and forks the worker, which is then PID 1 of its
+keeper enters new namespaces (rootless: a user namespace first, ``sandbox.enter_namespaces``)
+and forks the worker, which is then PID 1 of its
 PID namespace: when the worker dies the kernel kills everything it started.
 The keeper reports the worker's pid and, later, its exit status on the status
 pipe, then exits.  Keeper and worker die with their parent (PDEATHSIG), so a
@@ -82,7 +83,7 @@ def _keeper(spec: dict, fds: list[int], socks: list[socket.socket]) -> None:
         for s in socks:
             s.close()
         if spec["sandbox"]:
-            sandbox.unshare(sandbox.NAMESPACES)
+            sandbox.enter_namespaces(spec["uid"])     # (rootless: a user namespace first; single-threaded here)
         pid = os.fork()
     except BaseException as exc:  # noqa: BLE001
         os.write(status_w, f"E{exc}\n".encode()[:900])
