@@ -29,7 +29,7 @@ HIDDEN = KIT_ROOT / "autograder" / "hidden"
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
-SHIPPED_HELPERS = ("checking.py",)          # from solutions/, copied into every day folder
+SHIPPED_HELPERS = ("checking.py", "misuse.py")   # from solutions/, copied into every day folder
 SHIPPED_PER_DAY = ("public_tests.py",)      # from solutions/dayNN/
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ from autograder.safe_files import UnsafeFile, read_regular_file
 
 MAX_PY = 1 << 20          # bytes of a .py exercise file
 MAX_NOTEBOOK = 32 << 20   # bytes of a notebook (plots are embedded in them)
-SILENT = {"checking.py", "public_tests.py", ".ipynb_checkpoints", "__pycache__", ".DS_Store"}
+SILENT = {"checking.py", "misuse.py", "public_tests.py", ".ipynb_checkpoints", "__pycache__", ".DS_Store"}
 
 
 class TargetError(Exception):
@@ -53,6 +54,12 @@ class Target:
     root: Path                             # what the worker must not see (the class, or the student)
     students: list[StudentRef]
     scope: list[tuple[str, str]]           # (day, level) graded, in teaching order
+
+    def __post_init__(self) -> None:
+        # A student's name is their output folder: never one the CLI writes for the class (a student
+        # named gradebook.csv would crash every run); see autograder.outputs.
+        from autograder.outputs import assign_folders
+        assign_folders(self.students)
 
 
 def _is_day(name: str) -> bool:
@@ -370,10 +377,30 @@ class StudentCode:
 
 
 def _release(kit: Path, day: str, level: str, names) -> dict | None:
-    path = kit / "exercises" / day / f"{level}.py"
+    """The catalogue functions of the release's ``<level>.py``: the stubs ``autograder.build`` generates
+    from ``solutions/``, never the file in ``exercises/`` (a TA's working copy, maybe filled in: compared
+    with it, a student's untouched stub would look attempted and their filled notebook would not)."""
+    stub = release_text(kit, day, level)
+    return None if stub is None else catalogue_defs(stub, names)
+
+
+def release_text(kit: Path, day: str, level: str) -> str | None:
+    """The release's ``<day>/<level>.py`` as ``autograder.build`` generates it from ``kit/solutions``."""
+    path = kit / "solutions" / day / f"{level}.py"
     try:
-        return catalogue_defs(path.read_text(encoding="utf-8"), names)
+        solution = path.read_bytes()
     except OSError:
+        return None
+    return _release_stub(str(path), hashlib.sha256(solution).hexdigest(), day, level)
+
+
+@functools.lru_cache(maxsize=32)
+def _release_stub(path: str, solution_sha256: str, day: str, level: str) -> str | None:
+    """Stub text of one level, generated once per content of its solution file (the hash is the key)."""
+    from autograder import build
+    try:
+        return build.read_level(day, level, Path(path)).stub_text
+    except (build.BuildError, OSError, SyntaxError, ValueError):
         return None
 
 
@@ -381,9 +408,10 @@ def _public_files(kit: Path, day: str) -> dict[str, str]:
     """The helper modules shipped beside the exercises (public; student code imports them)."""
     out = {}
     for name, candidates in (("checking.py", [kit / "exercises" / day / "checking.py", kit / "solutions" / "checking.py"]),
+                             ("misuse.py", [kit / "exercises" / day / "misuse.py", kit / "solutions" / "misuse.py"]),
                              ("public_tests.py", [kit / "exercises" / day / "public_tests.py",
                                                   kit / "solutions" / day / "public_tests.py"])):
-        for path in candidates:
+        for path in reversed(candidates):   # the release's source first: exercises/ may be a TA's working copy
             if path.is_file():
                 out[name] = path.read_text(encoding="utf-8")
                 break

@@ -1,21 +1,19 @@
-"""Day 15 · Advanced: break an RNN on purpose, catch the error, and read it.
+"""Day 15 · Advanced: break an RNN on purpose, run the mistake, and read the error.
 
-Every kind of mistake below makes PyTorch raise. ``provoke`` commits one of them
-deliberately and returns the exception; ``diagnose`` reads a caught exception and names
-its kind. Shapes: T time steps, B batch, I input features, H hidden units.
+Every kind of mistake below makes PyTorch raise. ``provoke`` writes one of them down as a
+*recipe* (plain data: a module, its inputs and the steps to take, with the one mistake in it);
+``run_misuse(recipe)`` from ``misuse.py`` (beside this file) builds and runs it with PyTorch and
+returns the error; ``diagnose`` reads a caught exception and names its kind.
+Shapes: T time steps, B batch, I input features, H hidden units.
 """
 from __future__ import annotations
 
 import re
 
-import torch
-from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
-
 ERROR_KINDS: tuple[str, ...] = (
     "input_size",               # the last input dimension is not the module's input_size
-    "hidden_shape",             # h0 (or c0) is not (num_layers, B, H)
-    "input_rank",               # the input is not 2-D (unbatched) or 3-D (batched)
+    "hidden_shape",             # h0 (or c0) is not (num_layers, B, H); for a cell, not (B, H)
+    "input_rank",               # the input has a rank the module does not take (RNN/GRU/LSTM: 2-D or 3-D; cells: 1-D or 2-D)
     "device_mismatch",          # input or state on another device than the parameters
     "dtype_mismatch",           # input or state in another dtype than the parameters
     "unsorted_lengths",         # enforce_sorted=True with lengths not in decreasing order
@@ -24,45 +22,53 @@ ERROR_KINDS: tuple[str, ...] = (
 )
 
 
-def provoke(kind: str) -> Exception:
-    """Misuse an RNN (or packing) on purpose so that PyTorch raises the error of ``kind``.
+def provoke(kind: str) -> dict:
+    """Write down a misuse of an RNN (or of packing) that makes PyTorch raise the error of ``kind``.
 
-    Build a small module, e.g. ``nn.RNN(input_size=3, hidden_size=4)`` (``nn.LSTM`` or
-    ``nn.GRU`` do as well), and a batch ``x: (T, B, I)``, then make the one mistake of
-    ``kind``, catch what PyTorch raises and return it:
+    Return a recipe in the format of ``misuse.py`` (plain data, no tensors, no exception); the
+    grader builds and runs it with its own copy of ``run_misuse`` on the CPU, with the ``meta``
+    device standing in for a second device (a recipe that names "cuda" is refused, so grades do
+    not depend on the machine). Only the error that PyTorch raises in that run counts: it must be
+    one of the wordings of ``kind`` in the notebook's table, and ``diagnose`` must read it as
+    ``kind``. A recipe that is not in the format, or that runs without an error, scores nothing.
 
-    - "input_size": feed an input whose last dimension is not ``input_size``.
-    - "hidden_shape": pass an initial state whose shape is not (num_layers, B, H).
-    - "input_rank": feed a 4-D tensor, such as an image batch (B, C, H, W).
-    - "device_mismatch": keep the parameters and the input on different devices. Without a
-      GPU use the ``meta`` device: ``nn.RNN(3, 4, device="meta")`` applied to a CPU input.
-    - "dtype_mismatch": feed float64 data to a float32 module.
-    - "unsorted_lengths": ``pack_padded_sequence(..., enforce_sorted=True)`` with lengths
-      that are not in decreasing order.
-    - "lengths_device_or_dtype": lengths as a tensor on the wrong device (``meta``; sorted,
-      with ``enforce_sorted=True``). Lengths of the wrong dtype raise nothing: PyTorch
-      quietly converts them to int64.
+    Start from a small module, e.g. ``{"module": "RNN", "input_size": 3, "hidden_size": 4}``
+    (LSTM, GRU and the cells do as well) and an input ``{"shape": [T, B, I]}``, then make the one
+    mistake of ``kind``:
+
+    - "input_size": an input whose last dimension is not ``input_size``.
+    - "hidden_shape": an initial state (``"hidden"``) whose shape is not (num_layers, B, H).
+    - "input_rank": a 4-D input, such as an image batch (B, C, H, W).
+    - "device_mismatch": the parameters and the input on different devices (the model's
+      ``"device": "meta"`` with a CPU input, or the other way round).
+    - "dtype_mismatch": float64 data for a float32 module.
+    - "unsorted_lengths": the step "pack" (``enforce_sorted`` true) with ``"lengths"`` that are
+      not in decreasing order.
+    - "lengths_device_or_dtype": lengths as a tensor on the wrong device (``meta``; sorted).
+      Lengths of another dtype raise nothing: PyTorch quietly converts them to int64.
     - "zero_length": lengths that contain a 0 (a sequence with no real step).
 
     Args:
         kind: one of ``ERROR_KINDS``.
     Returns:
-        The exception PyTorch raised (not re-raised): e.g. a ``RuntimeError`` whose message
-        reads "input.size(-1) must be equal to input_size. Expected 3, got 7".
+        The recipe: a dict of plain data (str, int, bool, lists, dicts) as ``misuse.py`` describes.
     Raises:
         ValueError: if ``kind`` is not in ``ERROR_KINDS``.
     """
-    raise NotImplementedError("provoke (day15 advanced): not yet attempted. Replace this line with your code (the reference solution takes about 26 lines).")
+    raise NotImplementedError("provoke (day15 advanced): not yet attempted. Replace this line with your code (the reference solution takes about 19 lines).")
 
 
 def diagnose(exc: BaseException) -> str:
     """Name the kind of a caught RNN error from its type and message.
 
-    PyTorch raises these as ``RuntimeError`` or ``ValueError`` (or a subclass); the message
-    says what went wrong, in words that vary a little between versions, modules (RNN, LSTM,
-    GRU, the cells) and devices. Match the phrases that are specific to each kind (for
-    example "Expected hidden size", "input_size", "same device", "dtype", "lengths") rather
-    than single common words such as "size", which unrelated errors share.
+    PyTorch raises these as ``RuntimeError`` or ``ValueError`` (or a subclass); any other type
+    is "unknown". The message says what went wrong, in words that vary between torch versions
+    (2.4 and later), between the module API (``nn.RNN``, ``nn.GRU``, ``nn.LSTM``) and the cell API
+    (``nn.RNNCell``, ``nn.GRUCell``, ``nn.LSTMCell``), between packing and the modules, and between
+    the CPU and CUDA: every wording in the notebook's table counts. Match the phrases that are
+    specific to each kind (for example "Expected hidden size", "input_size", "same device",
+    "dtype", "lengths") rather than single common words such as "size", which unrelated errors
+    (a ``view``, an index out of range) share: those give "unknown".
 
     Args:
         exc: a caught exception.

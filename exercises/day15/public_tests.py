@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
 from checking import LSTM_GATES, CheckFailure, NotAttempted, call, expect_close, expect_equal, expect_type, fail, public_check
+from misuse import RecipeError, run_misuse
 
 F64 = torch.float64
 CELL_DIMS = {"batch row": 0, "hidden unit": 1}
@@ -338,69 +339,53 @@ def final_hidden_rnn_one_sequence(final_hidden):
 
 # ------------------------------------------------------------------------------------ provoke / diagnose
 
-# What PyTorch's own message looks like, kind by kind (torch 2.x; any of the alternatives), with an example.
-_GENUINE = {
-    "input_size": (("RuntimeError",),
-                   r"input\.size\(-1\) must be equal to input_size|input has inconsistent input_size",
-                   "input.size(-1) must be equal to input_size. Expected 3, got 7"),
-    "hidden_shape": (("RuntimeError",),
-                     r"Expected hidden(\[\d\])? size|hx (and cx )?should also be|hidden\d? has inconsistent hidden_size"
-                     r"|doesn't match hidden\d? batch size",
-                     "Expected hidden size (1, 2, 4), got [1, 3, 4]"),
-    "input_rank": (("ValueError", "RuntimeError"), r"Expected input to be 2D or 3D|input must have \d+ dimensions",
-                   "RNN: Expected input to be 2D or 3D, got 4D tensor instead"),
-    "device_mismatch": (("RuntimeError",),
-                        r"not at the same device|Expected all tensors to be on the same device|not on the expected device",
-                        "Input and parameter tensors are not at the same device, found input tensor at cpu and "
-                        "parameter tensor at meta"),
-    "dtype_mismatch": (("ValueError", "RuntimeError"),
-                       r"input dtype \(.*\) does not match weight dtype|input must have the type|same dtype"
-                       r"|expected scalar type|unsupported data type",
-                       "RNN input dtype (torch.float64) does not match weight dtype (torch.float32)"),
-    "unsorted_lengths": (("RuntimeError",), r"must be sorted in decreasing order",
-                         "`lengths` array must be sorted in decreasing order when `enforce_sorted` is True"),
-    "lengths_device_or_dtype": (("RuntimeError",), r"'lengths' argument should be a 1D CPU int64 tensor",
-                                "'lengths' argument should be a 1D CPU int64 tensor, but got 1D meta Long tensor"),
-    "zero_length": (("RuntimeError",),
-                    r"Length of all samples has to be greater than 0|Expected sequence length to be larger than 0",
-                    "Length of all samples has to be greater than 0, but found an element in 'lengths' that is <= 0"),
+# The kind's key phrase: enough to tell the eight kinds apart (the hidden tests read the whole message).
+_KEY_PHRASE = {
+    "input_size": r"input_size",
+    "hidden_shape": r"hidden|\bhx\b",
+    "input_rank": r"Expected input to be",
+    "device_mismatch": r"device",
+    "dtype_mismatch": r"dtype|type",
+    "unsorted_lengths": r"sorted in decreasing order",
+    "lengths_device_or_dtype": r"'lengths' argument",
+    "zero_length": r"greater than 0|larger than 0",
 }
 
 _MISUSE = {
-    "input_size": "feed nn.RNN(input_size=3, ...) an input whose last dimension is not 3",
-    "hidden_shape": "pass an h0 whose shape is not (num_layers, B, H), e.g. with the wrong batch size",
-    "input_rank": "feed the module a 4-D tensor such as an image batch (B, C, H, W)",
-    "device_mismatch": "build the module with device='meta' and feed it a CPU tensor (or the other way round)",
-    "dtype_mismatch": "feed float64 data (x.double()) to a float32 module",
-    "unsorted_lengths": "pack_padded_sequence(padded, torch.tensor([2, 5]), enforce_sorted=True)",
-    "lengths_device_or_dtype": "pack_padded_sequence with lengths=torch.tensor([5, 2], device='meta') and "
-                               "enforce_sorted=True",
-    "zero_length": "pack_padded_sequence with a 0 among the lengths",
+    "input_size": "an input whose last dimension is not the model's input_size",
+    "hidden_shape": "a \"hidden\" state whose shape is not (num_layers, B, H)",
+    "input_rank": "a 4-D input, such as an image batch (B, C, H, W)",
+    "device_mismatch": "the model on \"device\": \"meta\" with a CPU input (or the other way round)",
+    "dtype_mismatch": "float64 data for a float32 model",
+    "unsorted_lengths": "the step \"pack\" with lengths that are not in decreasing order",
+    "lengths_device_or_dtype": "the step \"pack\" with lengths as a tensor on the meta device (sorted)",
+    "zero_length": "the step \"pack\" with a 0 among the lengths",
 }
 
 
-def _provoked(provoke, kind: str) -> BaseException:
+def _expect_genuine(provoke, kind: str) -> None:
+    """Run the recipe as the grader does (run_misuse, genuine PyTorch) and look at the error it raises."""
     try:
-        exc = call(provoke, kind)
+        recipe = call(provoke, kind)
     except NotAttempted:
         raise
     except Exception as raised:
-        fail(f"provoke({kind!r}) raised {type(raised).__name__}: {raised} instead of returning it.",
-             "wrap the misuse in try: ... except Exception as exc: return exc")
-    return exc
-
-
-def _expect_genuine(provoke, kind: str) -> None:
-    exc = _provoked(provoke, kind)
-    if not isinstance(exc, BaseException):
-        fail(f"provoke({kind!r}) returned {type(exc).__name__} {exc!r:.80}, not an exception.",
-             "return the exception object you caught (except Exception as exc: return exc)")
-    names, pattern, example = _GENUINE[kind]
-    message = str(exc)
-    if type(exc).__name__ not in names or not re.search(pattern, message):
-        fail(f"provoke({kind!r}) returned {type(exc).__name__}: {message[:160]!r}, which is not PyTorch's error for "
-             f"{kind} (expected a {' or '.join(names)} such as {example!r}).",
-             f"make PyTorch raise it, don't raise it yourself: {_MISUSE[kind]}")
+        fail(f"provoke({kind!r}) raised {type(raised).__name__}: {raised} instead of returning a recipe.",
+             "return the misuse as a recipe (a dict in misuse.py's format); run_misuse runs it")
+    if isinstance(recipe, BaseException) or not isinstance(recipe, dict):
+        fail(f"provoke({kind!r}) returned {type(recipe).__name__}, not a recipe (a dict): the grader only counts an "
+             f"error it sees PyTorch raise when it runs your recipe itself.",
+             "return the misuse as a dict in misuse.py's format; try it with run_misuse(provoke(kind))")
+    try:
+        exc = run_misuse(recipe)
+    except RecipeError as bad:
+        fail(f"provoke({kind!r}) returned a recipe that is not in misuse.py's format: {bad}",
+             f"see misuse.py's docstring; for {kind}: {_MISUSE[kind]}")
+    if exc is None:
+        fail(f"provoke({kind!r})'s recipe ran without an error.", f"commit the mistake: {_MISUSE[kind]}")
+    if type(exc).__name__ not in ("RuntimeError", "ValueError") or not re.search(_KEY_PHRASE[kind], str(exc)):
+        fail(f"provoke({kind!r})'s recipe makes PyTorch raise {type(exc).__name__}: {str(exc)[:160]!r}, which is not "
+             f"the error of {kind}.", f"commit that mistake instead: {_MISUSE[kind]}")
 
 
 @public_check("provoke")

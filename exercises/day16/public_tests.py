@@ -15,6 +15,7 @@ from torch import nn
 
 from checking import (NotAttempted, call, expect_close, expect_equal, expect_float, expect_floats, expect_type, fail,
                       public_check)
+from misuse import RecipeError, run_misuse
 
 F64 = torch.float64
 
@@ -507,37 +508,48 @@ def _genuine_errors():
         ("hidden_shape", _raised(lambda: lstm(x, (torch.zeros(1, 4, 3), torch.zeros(1, 4, 3))))),
         ("hidden_shape", _raised(lambda: nn.RNN(2, 3, num_layers=2)(x, torch.zeros(1, 2, 3)))),
         ("hidden_shape", _raised(lambda: gru(x, torch.zeros(2, 3)))),
+        ("hidden_shape", _raised(lambda: lstm(x, (torch.zeros(2, 3), torch.zeros(2, 3))))),
     ]
 
 
-def _signature(exc):
-    """An error's type name and first words, with sizes, dtypes and devices blanked out."""
-    text = re.sub(r"\[[^\]]*\]?|\([^)]*\)|\d+|\b(Float|Double|Half|BFloat16|Long|Int|Short|Byte|Bool)\b"
-                  r"|\b(cuda|cpu|meta)\b", "_", str(exc))
-    return type(exc).__name__, " ".join(text.split()[:6])
+# The kind's key phrase: enough to tell the seven kinds apart (the hidden tests read the whole message).
+_KEY_PHRASE = {
+    "backward_twice": r"backward through the graph a second time",
+    "inplace_modification": r"inplace operation|in-place operation",
+    "loss_without_grad": r"does not require grad",
+    "target_dtype": r"dtype|scalar type|cast|not implemented for",
+    "target_shape": r"size",
+    "device_mismatch": r"device",
+    "hidden_shape": r"hidden|\bhx\b",
+}
 
 
 @public_check("provoke")
-def provoke_returns_the_genuine_error(provoke):
-    genuine = _genuine_errors()
-    for kind in dict(genuine):
+def provoke_returns_a_recipe_that_raises(provoke):
+    for kind in _KEY_PHRASE:
         try:
-            exc = call(provoke, kind)
+            recipe = call(provoke, kind)
         except NotAttempted:
             raise
         except Exception as raised:
-            fail(f"provoke({kind!r}) raised {type(raised).__name__} instead of returning it: {str(raised)[:200]}",
-                 "wrap the broken training step in try/except Exception as exc: and return exc")
-        if not isinstance(exc, BaseException):
-            fail(f"provoke({kind!r}) returned {type(exc).__name__}, not an exception.",
-                 "return the exception object that PyTorch raised (except Exception as exc: return exc)")
-        known = {_signature(e): e for k, e in genuine if k == kind}
-        if _signature(exc) not in known:
-            example = next(iter(known.values()))
-            fail(f"provoke({kind!r}) returned {type(exc).__name__}: {str(exc)[:160]!r}, which is not an error "
-                 f"PyTorch raises for {kind}.",
-                 f"commit that very mistake in a small training step and return what PyTorch raises; for this kind "
-                 f"PyTorch says, for example, {type(example).__name__}: {str(example)[:100]!r}")
+            fail(f"provoke({kind!r}) raised {type(raised).__name__} instead of returning a recipe: {str(raised)[:200]}",
+                 "return the mistake as a recipe (a dict in misuse.py's format); run_misuse runs it")
+        if isinstance(recipe, BaseException) or not isinstance(recipe, dict):
+            fail(f"provoke({kind!r}) returned {type(recipe).__name__}, not a recipe (a dict): the grader only counts "
+                 f"an error it sees PyTorch raise when it runs your recipe itself.",
+                 "return the mistake as a dict in misuse.py's format; try it with run_misuse(provoke(kind))")
+        try:
+            exc = run_misuse(recipe)
+        except RecipeError as bad:
+            fail(f"provoke({kind!r}) returned a recipe that is not in misuse.py's format: {bad}",
+                 "see misuse.py's docstring for the keys, the tensor specs and the steps")
+        if exc is None:
+            fail(f"provoke({kind!r})'s recipe ran without an error.",
+                 "the steps must commit the mistake (see the table in the notebook)")
+        if type(exc).__name__ not in ("RuntimeError", "ValueError", "NotImplementedError") \
+                or not re.search(_KEY_PHRASE[kind], str(exc)):
+            fail(f"provoke({kind!r})'s recipe makes PyTorch raise {type(exc).__name__}: {str(exc)[:160]!r}, which is "
+                 f"not the error of {kind}.", "commit that very mistake in the recipe's steps (see the notebook's table)")
 
 
 @public_check("provoke")

@@ -1,21 +1,19 @@
-"""Day 15 · Advanced: break an RNN on purpose, catch the error, and read it.
+"""Day 15 · Advanced: break an RNN on purpose, run the mistake, and read the error.
 
-Every kind of mistake below makes PyTorch raise. ``provoke`` commits one of them
-deliberately and returns the exception; ``diagnose`` reads a caught exception and names
-its kind. Shapes: T time steps, B batch, I input features, H hidden units.
+Every kind of mistake below makes PyTorch raise. ``provoke`` writes one of them down as a
+*recipe* (plain data: a module, its inputs and the steps to take, with the one mistake in it);
+``run_misuse(recipe)`` from ``misuse.py`` (beside this file) builds and runs it with PyTorch and
+returns the error; ``diagnose`` reads a caught exception and names its kind.
+Shapes: T time steps, B batch, I input features, H hidden units.
 """
 from __future__ import annotations
 
 import re
 
-import torch
-from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
-
 ERROR_KINDS: tuple[str, ...] = (
     "input_size",               # the last input dimension is not the module's input_size
-    "hidden_shape",             # h0 (or c0) is not (num_layers, B, H)
-    "input_rank",               # the input is not 2-D (unbatched) or 3-D (batched)
+    "hidden_shape",             # h0 (or c0) is not (num_layers, B, H); for a cell, not (B, H)
+    "input_rank",               # the input has a rank the module does not take (RNN/GRU/LSTM: 2-D or 3-D; cells: 1-D or 2-D)
     "device_mismatch",          # input or state on another device than the parameters
     "dtype_mismatch",           # input or state in another dtype than the parameters
     "unsorted_lengths",         # enforce_sorted=True with lengths not in decreasing order
@@ -24,31 +22,36 @@ ERROR_KINDS: tuple[str, ...] = (
 )
 
 
-def provoke(kind: str) -> Exception:
-    """Misuse an RNN (or packing) on purpose so that PyTorch raises the error of ``kind``.
+def provoke(kind: str) -> dict:
+    """Write down a misuse of an RNN (or of packing) that makes PyTorch raise the error of ``kind``.
 
-    Build a small module, e.g. ``nn.RNN(input_size=3, hidden_size=4)`` (``nn.LSTM`` or
-    ``nn.GRU`` do as well), and a batch ``x: (T, B, I)``, then make the one mistake of
-    ``kind``, catch what PyTorch raises and return it:
+    Return a recipe in the format of ``misuse.py`` (plain data, no tensors, no exception); the
+    grader builds and runs it with its own copy of ``run_misuse`` on the CPU, with the ``meta``
+    device standing in for a second device (a recipe that names "cuda" is refused, so grades do
+    not depend on the machine). Only the error that PyTorch raises in that run counts: it must be
+    one of the wordings of ``kind`` in the notebook's table, and ``diagnose`` must read it as
+    ``kind``. A recipe that is not in the format, or that runs without an error, scores nothing.
 
-    - "input_size": feed an input whose last dimension is not ``input_size``.
-    - "hidden_shape": pass an initial state whose shape is not (num_layers, B, H).
-    - "input_rank": feed a 4-D tensor, such as an image batch (B, C, H, W).
-    - "device_mismatch": keep the parameters and the input on different devices. Without a
-      GPU use the ``meta`` device: ``nn.RNN(3, 4, device="meta")`` applied to a CPU input.
-    - "dtype_mismatch": feed float64 data to a float32 module.
-    - "unsorted_lengths": ``pack_padded_sequence(..., enforce_sorted=True)`` with lengths
-      that are not in decreasing order.
-    - "lengths_device_or_dtype": lengths as a tensor on the wrong device (``meta``; sorted,
-      with ``enforce_sorted=True``). Lengths of the wrong dtype raise nothing: PyTorch
-      quietly converts them to int64.
+    Start from a small module, e.g. ``{"module": "RNN", "input_size": 3, "hidden_size": 4}``
+    (LSTM, GRU and the cells do as well) and an input ``{"shape": [T, B, I]}``, then make the one
+    mistake of ``kind``:
+
+    - "input_size": an input whose last dimension is not ``input_size``.
+    - "hidden_shape": an initial state (``"hidden"``) whose shape is not (num_layers, B, H).
+    - "input_rank": a 4-D input, such as an image batch (B, C, H, W).
+    - "device_mismatch": the parameters and the input on different devices (the model's
+      ``"device": "meta"`` with a CPU input, or the other way round).
+    - "dtype_mismatch": float64 data for a float32 module.
+    - "unsorted_lengths": the step "pack" (``enforce_sorted`` true) with ``"lengths"`` that are
+      not in decreasing order.
+    - "lengths_device_or_dtype": lengths as a tensor on the wrong device (``meta``; sorted).
+      Lengths of another dtype raise nothing: PyTorch quietly converts them to int64.
     - "zero_length": lengths that contain a 0 (a sequence with no real step).
 
     Args:
         kind: one of ``ERROR_KINDS``.
     Returns:
-        The exception PyTorch raised (not re-raised): e.g. a ``RuntimeError`` whose message
-        reads "input.size(-1) must be equal to input_size. Expected 3, got 7".
+        The recipe: a dict of plain data (str, int, bool, lists, dicts) as ``misuse.py`` describes.
     Raises:
         ValueError: if ``kind`` is not in ``ERROR_KINDS``.
     """
@@ -56,40 +59,36 @@ def provoke(kind: str) -> Exception:
     if kind not in ERROR_KINDS:
         raise ValueError(f"unknown error kind {kind!r}; expected one of {ERROR_KINDS}")
     T, B, I, H = 5, 2, 3, 4
-    rnn = nn.RNN(input_size=I, hidden_size=H)
-    x = torch.zeros(T, B, I)
-    try:
-        if kind == "input_size":
-            rnn(torch.zeros(T, B, I + 4))
-        elif kind == "hidden_shape":
-            lstm = nn.LSTM(input_size=I, hidden_size=H)
-            lstm(x, (torch.zeros(1, B + 1, H), torch.zeros(1, B + 1, H)))
-        elif kind == "input_rank":
-            rnn(torch.zeros(B, 1, T, I))
-        elif kind == "device_mismatch":
-            nn.RNN(input_size=I, hidden_size=H, device="meta")(x)
-        elif kind == "dtype_mismatch":
-            rnn(x.to(torch.float64))
-        elif kind == "unsorted_lengths":
-            pack_padded_sequence(x, torch.tensor([2, T]), enforce_sorted=True)
-        elif kind == "lengths_device_or_dtype":
-            pack_padded_sequence(x, torch.tensor([T, 2], device="meta"), enforce_sorted=True)
-        elif kind == "zero_length":
-            pack_padded_sequence(x, torch.tensor([T, 0]), enforce_sorted=True)
-    except Exception as exc:  # the point of the exercise: keep PyTorch's own error
-        return exc
-    raise RuntimeError(f"provoke({kind!r}): the misuse raised nothing in torch {torch.__version__}")
+    model = {"module": "RNN", "input_size": I, "hidden_size": H}
+    x = {"shape": [T, B, I]}
+    if kind == "input_size":
+        return {"model": model, "input": {"shape": [T, B, I + 4]}}
+    if kind == "hidden_shape":
+        wrong = {"shape": [1, B + 1, H]}
+        return {"model": dict(model, module="LSTM"), "input": x, "hidden": [wrong, wrong]}
+    if kind == "input_rank":
+        return {"model": model, "input": {"shape": [B, 1, T, I]}}
+    if kind == "device_mismatch":
+        return {"model": dict(model, device="meta"), "input": x}
+    if kind == "dtype_mismatch":
+        return {"model": model, "input": {"shape": [T, B, I], "dtype": "float64"}}
+    lengths = {"unsorted_lengths": [2, T], "zero_length": [T, 0],
+               "lengths_device_or_dtype": {"values": [T, 2], "device": "meta"}}[kind]
+    return {"model": model, "input": x, "lengths": lengths, "steps": ["pack", "forward"]}
     ### END SOLUTION
 
 
 def diagnose(exc: BaseException) -> str:
     """Name the kind of a caught RNN error from its type and message.
 
-    PyTorch raises these as ``RuntimeError`` or ``ValueError`` (or a subclass); the message
-    says what went wrong, in words that vary a little between versions, modules (RNN, LSTM,
-    GRU, the cells) and devices. Match the phrases that are specific to each kind (for
-    example "Expected hidden size", "input_size", "same device", "dtype", "lengths") rather
-    than single common words such as "size", which unrelated errors share.
+    PyTorch raises these as ``RuntimeError`` or ``ValueError`` (or a subclass); any other type
+    is "unknown". The message says what went wrong, in words that vary between torch versions
+    (2.4 and later), between the module API (``nn.RNN``, ``nn.GRU``, ``nn.LSTM``) and the cell API
+    (``nn.RNNCell``, ``nn.GRUCell``, ``nn.LSTMCell``), between packing and the modules, and between
+    the CPU and CUDA: every wording in the notebook's table counts. Match the phrases that are
+    specific to each kind (for example "Expected hidden size", "input_size", "same device",
+    "dtype", "lengths") rather than single common words such as "size", which unrelated errors
+    (a ``view``, an index out of range) share: those give "unknown".
 
     Args:
         exc: a caught exception.

@@ -1,11 +1,14 @@
 """Day 16 · Advanced: break a sequence training loop on purpose, and read the errors.
 
+``provoke`` writes a training-loop mistake down as a *recipe* (plain data: a model, data and the
+steps of a training loop, with the one mistake in it); ``run_misuse(recipe)`` from ``misuse.py``
+(beside this file) runs it with PyTorch and returns the error; ``diagnose`` names the mistake
+behind an error.
 Shapes: T time steps, B batch, I input features, H hidden units, C classes.
 """
 from __future__ import annotations
 
 import re
-import warnings
 
 import torch
 from torch import nn
@@ -22,16 +25,24 @@ ERROR_KINDS = (
 )
 
 
-def provoke(kind: str) -> Exception:
-    """Commit one training-loop mistake in a small RNN training loop and return PyTorch's error.
+def provoke(kind: str) -> dict:
+    """Write down one training-loop mistake as a recipe that makes PyTorch raise its error.
 
-    Every kind runs a genuine RNN (or its loss) on small random data and lets PyTorch raise;
-    the exception is caught and returned, not raised. Warnings are recorded, not shown.
+    Return a recipe in the format of ``misuse.py`` (plain data, no tensors, no exception): a
+    small RNN (``"model"``), its data (``"input"``, ``"target"``), a ``"loss"``, maybe a linear
+    ``"head"``, and the ``"steps"`` of a training loop ("zero_grad", "forward", "loss",
+    "backward", "step", "detach_state"...) with the one mistake of ``kind`` in them. The grader
+    builds and runs it with its own copy of ``run_misuse`` on the CPU, with the ``meta`` device
+    standing in for a second device (a recipe that names "cuda" is refused, so grades do not
+    depend on the machine). Only the error that PyTorch raises in that run counts: its type and
+    message must be one of the wordings of ``kind`` in the notebook's table, and ``diagnose``
+    must read it as ``kind``. A recipe that is not in the format, or runs without an error,
+    scores nothing. Try yours with ``run_misuse(provoke(kind))``.
 
     Args:
         kind: one of ``ERROR_KINDS``.
     Returns:
-        The exception PyTorch raised (a RuntimeError or ValueError).
+        The recipe: a dict of plain data (str, int, bool, lists, dicts) as ``misuse.py`` describes.
     Raises:
         ValueError: ``kind`` is not in ``ERROR_KINDS``.
     """
@@ -39,72 +50,50 @@ def provoke(kind: str) -> Exception:
     if kind not in ERROR_KINDS:
         raise ValueError(f"unknown kind {kind!r}: expected one of {', '.join(ERROR_KINDS)}")
     T, B, I, H, C = 12, 6, 3, 8, 5
-    rnn = nn.RNN(I, H)
-    head = nn.Linear(H, 2)
-    optimizer = torch.optim.SGD([*rnn.parameters(), *head.parameters()], lr=0.1)
-    loss_fn = nn.MSELoss()
-    x = torch.randn(T, B, I)
-    y = torch.randn(T, B, 2)
-    with warnings.catch_warnings(record=True):  # recorded, so none reaches stderr
-        try:
-            if kind == "backward_twice":
-                # Truncated BPTT that carries the hidden state without detaching it: the second
-                # chunk's backward runs into the first chunk's graph, freed by the first backward.
-                state = None
-                for x_chunk, y_chunk in zip(x.split(4), y.split(4)):
-                    optimizer.zero_grad()
-                    out, state = rnn(x_chunk, state)
-                    loss_fn(head(out), y_chunk).backward()
-                    optimizer.step()
-            elif kind == "inplace_modification":
-                # Clamping predictions in place: sigmoid saved its output for the backward pass.
-                out, _ = rnn(x)
-                prob = torch.sigmoid(head(out))
-                prob.clamp_(min=1e-3)
-                loss_fn(prob, y).backward()
-            elif kind == "loss_without_grad":
-                # Evaluation code (no_grad) reused for training.
-                with torch.no_grad():
-                    out, _ = rnn(x)
-                    loss = loss_fn(head(out), y)
-                loss.backward()
-            elif kind == "target_dtype":
-                # Class indices stored as floats: CrossEntropyLoss wants int64 (long) indices.
-                classifier = nn.Linear(H, C)
-                out, _ = rnn(x)
-                labels = torch.randint(0, C, (T, B)).float()
-                nn.CrossEntropyLoss()(classifier(out).reshape(T * B, C), labels.reshape(T * B))
-            elif kind == "target_shape":
-                # Logits flattened to (T*B, C) but labels left as (T, B).
-                classifier = nn.Linear(H, C)
-                out, _ = rnn(x)
-                labels = torch.randint(0, C, (T, B))
-                nn.CrossEntropyLoss()(classifier(out).reshape(T * B, C), labels)
-            elif kind == "device_mismatch":
-                # The model moved to another device (meta stands in for a GPU), the data left behind.
-                rnn.to("meta")
-                rnn(x)
-            elif kind == "hidden_shape":
-                # A hidden state carried from a batch of 4 sequences into a last batch of 2.
-                state = None
-                for x_batch in (x[:, :4], x[:, 4:]):
-                    out, state = rnn(x_batch, state)
-                    state = state.detach()
-        except Exception as exc:  # the genuine PyTorch error is the result
-            return exc
-    raise AssertionError(f"provoke({kind!r}): the mistake ran without an error")
+    regression = {"model": {"module": "RNN", "input_size": I, "hidden_size": H}, "head": {"out_features": 2},
+                  "loss": "MSELoss", "input": {"shape": [T, B, I]}, "target": {"shape": [T, B, 2]}}
+    classifier = dict(regression, head={"out_features": C}, loss="CrossEntropyLoss")
+    if kind == "backward_twice":
+        # Truncated BPTT that carries the hidden state without detaching it: the second chunk's
+        # backward runs into the first chunk's graph, freed by the first backward.
+        chunk = ["zero_grad", "loss", "backward", "step"]
+        steps = [chunk[0], {"op": "forward", "time": [0, 4]}, *chunk[1:], chunk[0], {"op": "forward", "time": [4, 8]},
+                 *chunk[1:]]
+        return dict(regression, steps=steps)
+    if kind == "inplace_modification":
+        # Clamping predictions in place: sigmoid saved its output for the backward pass.
+        return dict(regression, steps=["forward", "sigmoid", "inplace_clamp", "loss", "backward"])
+    if kind == "loss_without_grad":
+        # Evaluation code (no_grad) reused for training.
+        return dict(regression, steps=[{"op": "forward", "no_grad": True}, "loss", "backward"])
+    if kind == "target_dtype":
+        # Class indices stored as floats: CrossEntropyLoss wants int64 (long) indices.
+        return dict(classifier, target={"shape": [T, B], "dtype": "float32", "fill": "classes"},
+                    steps=["forward", "flatten", "flatten_target", "loss", "backward"])
+    if kind == "target_shape":
+        # Logits flattened to (T*B, C) but labels left as (T, B).
+        return dict(classifier, target={"shape": [T, B], "dtype": "int64"}, steps=["forward", "flatten", "loss"])
+    if kind == "device_mismatch":
+        # The model on another device (meta stands in for a GPU), the data left on the CPU.
+        return dict(regression, model=dict(regression["model"], device="meta"), steps=["forward"])
+    # hidden_shape: a hidden state carried from a batch of 4 sequences into a last batch of 2.
+    return dict(regression, steps=[{"op": "forward", "batch": [0, 4]}, "detach_state",
+                                   {"op": "forward", "batch": [4, 6]}])
     ### END SOLUTION
 
 
 def diagnose(exc: BaseException) -> str:
     """Name the training-loop mistake behind an exception, from its type and message.
 
-    Only RuntimeError and ValueError (and their subclasses) are PyTorch's errors for these
-    mistakes; any other type, or a message that matches none of the kinds, is "unknown".
-    The patterns cover the wording of recent PyTorch versions (2.x).
+    Only RuntimeError and ValueError (and their subclasses, NotImplementedError included) are
+    PyTorch's errors for these mistakes; any other type, or a message that matches none of the
+    kinds, is "unknown". Every wording in the notebook's table counts: from the module API
+    (``nn.RNN``, ``nn.GRU``, ``nn.LSTM``) and the cells, from each loss that can make the mistake
+    (``CrossEntropyLoss``, ``NLLLoss``, ``MSELoss``, ``L1Loss``, ``BCELoss``, ``BCEWithLogitsLoss``),
+    on the CPU and on CUDA, in torch 2.4 and later.
 
     Args:
-        exc: an exception, e.g. one returned by ``provoke``.
+        exc: an exception, e.g. the one ``run_misuse(provoke(kind))`` returns.
     Returns:
         One of ``ERROR_KINDS``, or ``"unknown"``.
     """
@@ -123,7 +112,9 @@ def diagnose(exc: BaseException) -> str:
                          r"|Target size .* must be the same as input size|Using a target size"
                          r"|must match the size of tensor b"),
         ("device_mismatch", r"same device|two devices|expected device|device type|to be on (the )?(cpu|cuda|gpu)"),
-        ("hidden_shape", r"Expected hidden(\[\d\])? size|hx should also be"),
+        ("hidden_shape", r"Expected hidden(\[\d\])? size|hx (and cx )?should also be"
+                         r"|hidden\d? has inconsistent hidden_size|doesn't match hidden\d? batch size"
+                         r"|Expected (hidden|hx\[\d\]) to be \dD or \dD"),
     )
     for kind, pattern in patterns:
         if re.search(pattern, message, flags=re.IGNORECASE):
@@ -136,11 +127,15 @@ def accumulated_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_f
                       steps: int) -> list[float]:
     """Show the silent mistake: backward ``steps`` times without zero_grad, norms after each.
 
-    Starts from cleared gradients (``model.zero_grad()``), then repeats forward, loss,
-    backward on the same batch, never clearing and never stepping. ``.backward()`` adds into
-    ``.grad``, so after n backwards every gradient is n times the true one and the global norm
-    grows linearly: norms[n-1] = n * norms[0]. The gradients are left as they end (``steps``
-    times one batch's gradient); the parameters are not changed.
+    Starts from cleared gradients (``model.zero_grad()``: stale gradients from before the call
+    must not count), then repeats forward, loss, backward on the same batch, never clearing and
+    never stepping. ``.backward()`` adds into ``.grad``, so after n backwards every gradient is n
+    times the true one and the global norm grows linearly: norms[n-1] = n * norms[0].
+
+    What it leaves: the gradients as they end (``.grad`` holds ``steps`` times one batch's
+    gradient, never zeroed at the end); the parameters unchanged (no optimizer step); the model
+    in the train/eval mode it was handed in (run it in that mode: never call ``model.train()``
+    or ``model.eval()``); ``x``, ``y`` and ``loss_fn`` unchanged.
 
     Args:
         model: an nn.Module; ``model(x)`` returns the prediction, or a tuple whose first element
@@ -150,8 +145,9 @@ def accumulated_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_f
         loss_fn: returns a scalar loss.
         steps: number of backward passes (>= 1).
     Returns:
-        ``steps`` Python floats: the global L2 norm of all the model's gradients (as in
-        ``clip_grad_norm_``) after each backward.
+        ``steps`` numbers: the global L2 norm of all the model's gradients (as in
+        ``clip_grad_norm_``) after each backward, as a list or a tuple of Python floats (or a 1-D
+        floating tensor of them); not a list of tensors.
     """
     ### BEGIN SOLUTION
     model.zero_grad()

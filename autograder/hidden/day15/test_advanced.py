@@ -1,12 +1,15 @@
 """Hidden suite, Day 15 advanced: provoke and diagnose.
 
-provoke: every kind must come back as PyTorch's own exception, judged by its type name
-and the shape of its message (expected and actual values that really differ), never by
-isinstance on torch-internal classes: the exception may have crossed a process boundary.
+provoke: returns a recipe (plain data, see solutions/misuse.py); the grader runs it here with
+its own copy of ``run_misuse`` and genuine PyTorch, and only the error raised by that run
+counts: judged by its type name and the shape of its message (expected and actual values
+that really differ), and read back as its kind by the reference diagnose. An exception built
+or caught by the submission is never looked at.
 
-diagnose: fed exceptions raised here by genuinely misusing nn.RNN/nn.GRU/nn.LSTM and
-packing on the test's device (sizes, modules and batch_first varied), plus unrelated
-exceptions that must give "unknown".
+diagnose: fed exceptions raised here by genuinely misusing nn.RNN/nn.GRU/nn.LSTM, their cells
+and packing on the test's device (sizes, modules and batch_first varied), wordings recorded
+from CUDA and from older torch versions (>= 2.4), plus unrelated exceptions that must give
+"unknown".
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
 from solutions.checking import expect_equal, fail
+from solutions.misuse import RecipeError, run_misuse
 
 # PyTorch's messages, kind by kind (torch 2.x wording; alternatives for modules, cells and devices).
 # Where a pattern has two groups, they hold the expected and the actual value, which must differ.
@@ -31,15 +35,18 @@ GENUINE = {
         ("RuntimeError", r"hx(?: and cx)? should also be (\d)-D but got \(?(\d)-D"),
         ("RuntimeError", r"hidden\d? has inconsistent hidden_size: got (\d+), expected (\d+)"),
         ("RuntimeError", r"Input batch size (\d+) doesn't match hidden\d? batch size (\d+)"),
+        ("ValueError", r"Expected (?:hidden|hx\[\d\]) to be 1D or 2D, got [03-9]\d*D"),
     ],
     "input_rank": [
         ("ValueError", r"Expected input to be 2D or 3D, got [0145-9]\d*D"),
         ("RuntimeError", r"input must have (\d+) dimensions, got (\d+)"),
+        ("ValueError", r"Expected input to be 1D or 2D, got [03-9]\d*D"),
     ],
     "device_mismatch": [
         ("RuntimeError", r"not at the same device, found input tensor at (\S+) and \w+ tensor at (\S+)"),
         ("RuntimeError", r"Expected all tensors to be on the same device"),
         ("RuntimeError", r"Tensor on device (\S+) is not on the expected device (\S+)!"),
+        ("RuntimeError", r"Expected tensor for argument #\d+ '\w+' to have the same device as tensor for argument"),
     ],
     "dtype_mismatch": [
         ("ValueError", r"input dtype \((\S+)\) does not match weight dtype \((\S+)\)"),
@@ -62,68 +69,87 @@ GENUINE = {
     ],
 }
 PROVOKE_HINT = {
-    "input_size": "feed the module an input whose last dimension is not its input_size",
-    "hidden_shape": "pass an initial state whose shape is not (num_layers, B, H)",
-    "input_rank": "feed the module a 4-D tensor, such as an image batch",
-    "device_mismatch": "put the parameters on device='meta' and the input on the CPU (or the reverse)",
-    "dtype_mismatch": "feed float64 data to a float32 module",
-    "unsorted_lengths": "pack_padded_sequence(..., enforce_sorted=True) with lengths not in decreasing order",
-    "lengths_device_or_dtype": "lengths as a tensor on the 'meta' device, sorted, with enforce_sorted=True",
-    "zero_length": "pack_padded_sequence with a 0 among the lengths",
+    "input_size": "an input whose last dimension is not the model's input_size",
+    "hidden_shape": "a \"hidden\" state whose shape is not (num_layers, B, H)",
+    "input_rank": "a 4-D input, such as an image batch",
+    "device_mismatch": "the model's \"device\": \"meta\" with a CPU input (or the reverse)",
+    "dtype_mismatch": "a float64 input for a float32 model",
+    "unsorted_lengths": "the step \"pack\" with lengths that are not in decreasing order",
+    "lengths_device_or_dtype": "the step \"pack\" with lengths as a tensor on the meta device (sorted)",
+    "zero_length": "the step \"pack\" with a 0 among the lengths",
 }
 
 
-def _provoked(submission, kind):
+def _recipe(submission, kind):
     try:
-        exc = submission.provoke(kind)
+        recipe = submission.provoke(kind)
     except NotImplementedError:
         raise
     except Exception as raised:
-        fail(f"provoke({kind!r}) raised {type(raised).__name__}: {str(raised)[:200]} instead of returning it.",
-             "catch the error (except Exception as exc) and return it")
-    if not isinstance(exc, BaseException):
-        fail(f"provoke({kind!r}) returned a {type(exc).__name__}, not an exception.",
-             "return the exception object you caught")
+        fail(f"provoke({kind!r}) raised {type(raised).__name__}: {str(raised)[:200]} instead of returning a recipe.",
+             "return the misuse as a recipe (a dict in misuse.py's format); the grader runs it")
+    if isinstance(recipe, BaseException):
+        fail(f"provoke({kind!r}) returned an exception ({type(recipe).__name__}), not a recipe: the grader only "
+             f"counts an error it sees PyTorch raise when it runs your recipe itself.",
+             "return the misuse as a dict in misuse.py's format; try it with run_misuse(provoke(kind))")
+    if not isinstance(recipe, dict):
+        fail(f"provoke({kind!r}) returned a {type(recipe).__name__}, not a recipe (a dict).",
+             "return the misuse as a dict in misuse.py's format")
+    return recipe
+
+
+def _witnessed(submission, kind):
+    """The error PyTorch raises when the grader runs the submission's recipe for ``kind``."""
+    recipe = _recipe(submission, kind)
+    try:
+        exc = run_misuse(recipe)
+    except RecipeError as bad:
+        fail(f"provoke({kind!r}) returned a recipe that is not in misuse.py's format: {str(bad)[:240]}",
+             f"see misuse.py's docstring for the format; for {kind}: {PROVOKE_HINT[kind]}")
+    if exc is None:
+        fail(f"provoke({kind!r})'s recipe ran without an error in torch {torch.__version__}.",
+             f"the recipe must commit the mistake: {PROVOKE_HINT[kind]}")
     return exc
 
 
-def _expect_genuine(submission, kind):
-    exc = _provoked(submission, kind)
+def _expect_genuine(submission, reference, kind):
+    exc = _witnessed(submission, kind)
     name, message = type(exc).__name__, str(exc)
     for type_name, pattern in GENUINE[kind]:
         m = re.search(pattern, message)
         if name == type_name and m:
             groups = [g.strip() for g in m.groups()]
-            if len(groups) == 2 and groups[0] == groups[1]:
-                fail(f"provoke({kind!r}) returned {name}: {message[:200]!r}, whose expected and actual values are "
-                     f"equal: not a message PyTorch raises for a real mismatch.",
-                     f"make PyTorch raise it: {PROVOKE_HINT[kind]}")
-            return exc
-    fail(f"provoke({kind!r}) returned {name}: {message[:200]!r}, which is not the error PyTorch raises for {kind}.",
-         f"make PyTorch raise it, don't build the exception yourself: {PROVOKE_HINT[kind]}")
+            if len(groups) != 2 or groups[0] != groups[1]:
+                break
+    else:
+        fail(f"provoke({kind!r})'s recipe makes PyTorch raise {name}: {message[:200]!r}, which is not the error of "
+             f"{kind}.", f"commit that mistake instead: {PROVOKE_HINT[kind]}")
+    expect_equal(f"the kind of the error provoke({kind!r})'s recipe raises ({name}: {message[:120]!r})",
+                 reference.diagnose(exc), kind, hint=f"commit that mistake instead: {PROVOKE_HINT[kind]}")
+    return exc
 
 
 @pytest.mark.grade("provoke", points=2)
-def test_provoke_shape_kinds(submission):
+def test_provoke_shape_kinds(submission, reference):
     for kind in ("input_size", "hidden_shape", "input_rank"):
-        _expect_genuine(submission, kind)
+        _expect_genuine(submission, reference, kind)
 
 
 @pytest.mark.grade("provoke", points=2)
-def test_provoke_device_and_dtype_kinds(submission):
+def test_provoke_device_and_dtype_kinds(submission, reference):
     for kind in ("device_mismatch", "dtype_mismatch"):
-        _expect_genuine(submission, kind)
+        _expect_genuine(submission, reference, kind)
 
 
 @pytest.mark.grade("provoke", points=2)
-def test_provoke_packing_kinds(submission):
+def test_provoke_packing_kinds(submission, reference):
     for kind in ("unsorted_lengths", "lengths_device_or_dtype", "zero_length"):
-        _expect_genuine(submission, kind)
+        _expect_genuine(submission, reference, kind)
 
 
 @pytest.mark.grade("provoke", points=1)
-def test_provoke_rejects_unknown_kinds(submission):
-    _expect_genuine(submission, "input_size")  # a provoke that only ever raises ValueError earns nothing here
+def test_provoke_rejects_unknown_kinds(submission, reference):
+    _expect_genuine(submission, reference, "input_size")  # a provoke that only ever raises ValueError earns nothing here
     for kind in ("no_such_kind", "Input_Size", ""):
         try:
             result = submission.provoke(kind)
@@ -139,11 +165,13 @@ def test_provoke_rejects_unknown_kinds(submission):
 
 
 @pytest.mark.grade("provoke", points=1)
-def test_provoke_errors_read_back_as_their_kind(submission, reference):
+def test_provoke_recipes_are_one_mistake_each(submission, reference):
+    """Eight recipes, eight different errors: each kind's recipe raises its own kind, on the grader's side."""
     for kind in GENUINE:
-        exc = _provoked(submission, kind)
-        expect_equal(f"the kind of provoke({kind!r}) = {type(exc).__name__}: {str(exc)[:120]!r}",
-                     reference.diagnose(exc), kind, hint=f"make PyTorch raise it: {PROVOKE_HINT[kind]}")
+        exc = _witnessed(submission, kind)
+        expect_equal(f"the kind of the error provoke({kind!r})'s recipe raises ({type(exc).__name__}: "
+                     f"{str(exc)[:120]!r})", reference.diagnose(exc), kind,
+                     hint=f"commit that mistake: {PROVOKE_HINT[kind]}")
 
 
 # ------------------------------------------------------------------------------------ diagnose
@@ -186,6 +214,9 @@ def test_diagnose_input_size_errors(submission, device):
         (lambda: lstm(_batch(3, 5, 7, device)), "input_size"),
         (lambda: rnn(_batch(6, 1, 4, device)), "input_size"),
         (lambda: rnn(torch.randn(6, 9, device=device)), "input_size"),    # unbatched (T, I)
+        (lambda: nn.RNNCell(4, 3, device=device)(torch.randn(2, 5, device=device)), "input_size"),
+        (lambda: nn.GRUCell(4, 3, device=device)(torch.randn(2, 1, device=device)), "input_size"),
+        (lambda: nn.LSTMCell(2, 3, device=device)(torch.randn(1, 6, device=device)), "input_size"),
     ])
 
 
@@ -205,6 +236,13 @@ def test_diagnose_hidden_shape_errors(submission, device):
         (lambda: gru(x_bf3, zeros(3, 2, 5)), "hidden_shape"),               # h0 laid out batch first
         (lambda: lstm(x_bf, (zeros(1, 2, 2), zeros(1, 2, 3))), "hidden_shape"),  # wrong c0
         (lambda: lstm(x_bf, (zeros(1, 6, 2), zeros(1, 6, 2))), "hidden_shape"),  # T taken for the batch
+        (lambda: lstm(x_bf, (zeros(2, 2), zeros(2, 2))), "hidden_shape"),        # hx and cx without the layer dim
+        (lambda: rnn(x[:, 0], zeros(1, 1, 4)), "hidden_shape"),                 # unbatched input, 3-D h0
+        (lambda: nn.RNNCell(3, 4, device=device)(x[0], zeros(2, 5)), "hidden_shape"),          # cell: wrong H
+        (lambda: nn.GRUCell(3, 4, device=device)(x[0], zeros(3, 4)), "hidden_shape"),          # cell: wrong B
+        (lambda: nn.LSTMCell(3, 4, device=device)(x[0], (zeros(2, 4), zeros(2, 3))), "hidden_shape"),  # wrong c
+        (lambda: nn.RNNCell(3, 4, device=device)(x[0], zeros(1, 2, 4)), "hidden_shape"),       # 3-D state for a cell
+        (lambda: nn.LSTMCell(3, 4, device=device)(x[0], (zeros(1, 2, 4),) * 2), "hidden_shape"),
     ])
 
 
@@ -223,7 +261,52 @@ def test_diagnose_device_and_dtype_errors(submission, device):
         (lambda: lstm64(x), "dtype_mismatch"),
         (lambda: gru(x.transpose(0, 1), torch.zeros(1, 2, 4, device=device, dtype=torch.float64)), "dtype_mismatch"),
         (lambda: rnn(x, torch.zeros(1, 2, 4, device=device, dtype=torch.float64)), "dtype_mismatch"),
+        (lambda: nn.LSTM(3, 4, device=device)(x, (torch.zeros(1, 2, 4, device=device, dtype=torch.float64),) * 2),
+         "dtype_mismatch"),
+        (lambda: nn.RNNCell(3, 4, device=device)(x[0].to(other)), "device_mismatch"),
+        (lambda: nn.LSTMCell(3, 4, device=device)(x[0], (torch.zeros(2, 4, device=other),) * 2), "device_mismatch"),
+        (lambda: nn.GRUCell(3, 4, device=other)(x[0]), "device_mismatch"),
+        (lambda: nn.GRUCell(3, 4, device=device)(x[0].double()), "dtype_mismatch"),
+        (lambda: nn.LSTMCell(3, 4, device=device)(x[0], (torch.zeros(2, 4, device=device, dtype=torch.float64),) * 2),
+         "dtype_mismatch"),
     ])
+
+
+# Wordings this machine may not produce, recorded as literals: CUDA's (no GPU needed to grade them) and
+# those of older torch versions the kit supports (pyproject: torch>=2.4).
+RECORDED = [
+    # aten/src/ATen/native/RNN.cpp, check_attributes: RNN/GRU/LSTM on CUDA (every version >= 2.4)
+    (RuntimeError, "Input and parameter tensors are not at the same device, found input tensor at cpu and parameter "
+                   "tensor at cuda:0", "device_mismatch"),
+    (RuntimeError, "Input and hidden tensors are not at the same device, found input tensor at cuda:0 and hidden tensor "
+                   "at cpu", "device_mismatch"),
+    (RuntimeError, "Input and hidden tensors are not the same dtype, found input tensor with Float and hidden tensor "
+                   "with Double", "dtype_mismatch"),
+    (RuntimeError, "Input and parameter tensors are not the same dtype, found input tensor with Float and parameter "
+                   "tensor with Half", "dtype_mismatch"),
+    # aten/src/ATen/core/op_registration/adaption.cpp, common_device_check_failure: the cells (addmm) on CUDA,
+    # the wording of torch 2.4 and the newer one
+    (RuntimeError, "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
+                   "(when checking argument for argument mat1 in method wrapper_CUDA_addmm)", "device_mismatch"),
+    (RuntimeError, "Expected all tensors to be on the same device, but got mat1 is on cpu, different from other "
+                   "tensors on cuda:0 (when checking argument in method wrapper_CUDA_addmm)", "device_mismatch"),
+    # aten/src/ATen/TensorUtils.cpp, checkSameDevice: cuDNN's RNN with tensors on two GPUs
+    (RuntimeError, "Expected tensor for argument #1 'input' to have the same device as tensor for argument #2 "
+                   "'weight'; but device 1 does not equal 0 (while checking arguments for cudnn_rnn)", "device_mismatch"),
+    # torch/nn/modules/rnn.py before the dtype check was reworded ("input dtype ... does not match weight dtype")
+    (ValueError, "input must have the type torch.float32, got type torch.float64", "dtype_mismatch"),
+    # torch/nn/modules/rnn.py: GRU and LSTM word the rank error without "tensor"
+    (ValueError, "GRU: Expected input to be 2D or 3D, got 4D instead", "input_rank"),
+]
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_recorded_cuda_and_older_wordings(submission):
+    for cls, message, kind in RECORDED:
+        exc = cls(message)
+        expect_equal(f"diagnose({cls.__name__}: {message[:140]!r})", submission.diagnose(exc), kind,
+                     hint=f"PyTorch raises this message for {kind} (on CUDA, or in another torch version >= 2.4); "
+                          "match the phrases that are specific to that kind")
 
 
 @pytest.mark.grade("diagnose", points=2)
@@ -248,6 +331,8 @@ def test_diagnose_input_rank_errors(submission, device):
         (lambda: nn.RNN(3, 4, device=device)(torch.randn(2, 1, 5, 3, device=device)), "input_rank"),
         (lambda: nn.LSTM(3, 4, batch_first=True, device=device)(torch.randn(3, device=device)), "input_rank"),
         (lambda: nn.GRU(3, 4, device=device)(torch.randn(2, 2, 2, 2, 3, device=device)), "input_rank"),
+        (lambda: nn.RNNCell(3, 4, device=device)(torch.randn(5, 2, 3, device=device)), "input_rank"),
+        (lambda: nn.LSTMCell(3, 4, device=device)(torch.randn(1, 5, 2, 3, device=device)), "input_rank"),
     ])
 
 

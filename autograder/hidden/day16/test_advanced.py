@@ -1,8 +1,11 @@
 """Hidden suite, Day 16 advanced: provoke, diagnose and accumulated_grads.
 
-provoke's exceptions are judged by ``type(exc).__name__`` and ``str(exc)`` only (they may
-come back from another process); diagnose is fed genuine errors from misused modules of
-other kinds and sizes than provoke's, and unrelated errors that must give "unknown".
+provoke returns a recipe (plain data, see solutions/misuse.py); the grader runs it here with its
+own copy of ``run_misuse`` and genuine PyTorch, and only the error raised by that run counts
+(its type name and message, and the reference diagnose reading it back). diagnose is fed genuine
+errors from misused modules, cells and losses of other kinds and sizes than provoke's, wordings
+recorded from CUDA and older torch versions, and unrelated errors that must give "unknown".
+accumulated_grads: the reference runs on copies made before the submission is called.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import torch
 from torch import nn
 
 from solutions.checking import expect_close, expect_equal, expect_floats, fail
+from solutions.misuse import RecipeError, run_misuse
 
 F64 = torch.float64
 
@@ -43,7 +47,8 @@ GENUINE = {
                         r"|are not at the same device|is not on the expected device"),
     "hidden_shape": ({"RuntimeError"},
                      r"Expected hidden(\[\d\])? size \([\d, ]+\), got \[[\d, ]+\]"
-                     r"|For (un)?batched \d-D input, hx( and cx)? should also be \d-D"),
+                     r"|For (un)?batched \d-D input, hx( and cx)? should also be \d-D"
+                     r"|Input batch size \d+ doesn't match hidden\d batch size \d+"),
 }
 
 
@@ -51,24 +56,47 @@ GENUINE = {
 # provoke
 # ---------------------------------------------------------------------------------------------
 
+PROVOKE_HINT = {
+    "backward_twice": "truncated BPTT whose second chunk runs on the state carried from the first, not detached",
+    "inplace_modification": "\"sigmoid\" then \"inplace_clamp\" on the prediction before the loss",
+    "loss_without_grad": "a \"forward\" with \"no_grad\" (or \"detach_output\") before the loss and backward",
+    "target_dtype": "class indices stored as floats for CrossEntropyLoss (\"fill\": \"classes\", dtype float32)",
+    "target_shape": "logits flattened to (T*B, C) with the labels left (T, B)",
+    "device_mismatch": "the model's \"device\": \"meta\" with data on the CPU",
+    "hidden_shape": "a state carried from a forward on a batch of 4 into a forward on a batch of 2",
+}
+
+
 def _check_provoked(submission, reference, kind):
     try:
-        exc = submission.provoke(kind)
+        recipe = submission.provoke(kind)
     except NotImplementedError:
         raise
     except Exception as raised:
-        fail(f"provoke({kind!r}) raised {type(raised).__name__} instead of returning it: {str(raised)[:200]}",
-             "catch the error (except Exception as exc) and return the exception object")
-    if not isinstance(exc, BaseException):
-        fail(f"provoke({kind!r}) returned {type(exc).__name__}, not an exception.",
-             "return the exception object that PyTorch raised")
+        fail(f"provoke({kind!r}) raised {type(raised).__name__} instead of returning a recipe: {str(raised)[:200]}",
+             "return the mistake as a recipe (a dict in misuse.py's format); the grader runs it")
+    if isinstance(recipe, BaseException):
+        fail(f"provoke({kind!r}) returned an exception ({type(recipe).__name__}), not a recipe: the grader only counts "
+             f"an error it sees PyTorch raise when it runs your recipe itself.",
+             "return the mistake as a dict in misuse.py's format; try it with run_misuse(provoke(kind))")
+    if not isinstance(recipe, dict):
+        fail(f"provoke({kind!r}) returned {type(recipe).__name__}, not a recipe (a dict).",
+             "return the mistake as a dict in misuse.py's format")
+    try:
+        exc = run_misuse(recipe)
+    except RecipeError as bad:
+        fail(f"provoke({kind!r}) returned a recipe that is not in misuse.py's format: {str(bad)[:240]}",
+             f"see misuse.py's docstring for the format; for {kind}: {PROVOKE_HINT[kind]}")
+    if exc is None:
+        fail(f"provoke({kind!r})'s recipe ran without an error in torch {torch.__version__}.",
+             f"the recipe must commit the mistake: {PROVOKE_HINT[kind]}")
     type_names, pattern = GENUINE[kind]
     name, message = type(exc).__name__, str(exc)
     if name not in type_names or not re.search(pattern, message):
-        fail(f"provoke({kind!r}) returned {name}: {message[:240]!r}, which is not PyTorch's error for {kind}.",
-             "commit exactly that mistake in a small RNN training step and return what PyTorch raises")
-    expect_equal(f"the kit's diagnose of provoke({kind!r})'s error", reference.diagnose(exc), kind,
-                 hint="the error must be the one this mistake causes")
+        fail(f"provoke({kind!r})'s recipe makes PyTorch raise {name}: {message[:240]!r}, which is not the error of "
+             f"{kind}.", f"commit that mistake instead: {PROVOKE_HINT[kind]}")
+    expect_equal(f"the kind of the error provoke({kind!r})'s recipe raises", reference.diagnose(exc), kind,
+                 hint=f"commit that mistake instead: {PROVOKE_HINT[kind]}")
 
 
 @pytest.mark.grade("provoke", points=1)
@@ -238,6 +266,9 @@ def test_diagnose_target_dtype(submission, device):
         _raised(lambda: nn.CrossEntropyLoss()(torch.randn(4, 3, 6), torch.randint(0, 3, (4, 6), dtype=torch.int32))),
         _raised(lambda: nn.CrossEntropyLoss()(logits, torch.zeros(8, 5, dtype=torch.long, device=device))),
         _raised(lambda: nn.BCEWithLogitsLoss()(logits, torch.ones(8, 5, dtype=torch.long, device=device))),
+        _raised(lambda: nn.BCELoss()(logits.sigmoid(), torch.ones(8, 5, dtype=torch.long, device=device))),
+        _raised(lambda: nn.BCELoss()(logits.sigmoid(), torch.ones(8, 5, dtype=F64, device=device))),
+        _raised(lambda: nn.NLLLoss()(cpu_logits.log_softmax(1), torch.randint(0, 5, (8,)).half())),
     ], "target_dtype")
 
 
@@ -250,6 +281,10 @@ def test_diagnose_target_shape(submission, device):
         _raised(lambda: nn.MSELoss()(out, torch.randn(6, 2, 3, device=device))),
         _raised(lambda: nn.BCEWithLogitsLoss()(out, torch.rand(6, 2, 1, device=device))),
         _raised(lambda: nn.NLLLoss()(out.reshape(12, 7), torch.zeros(5, dtype=torch.long, device=device))),
+        _raised(lambda: nn.NLLLoss()(out.permute(1, 2, 0), torch.zeros(2, 5, dtype=torch.long, device=device))),
+        _raised(lambda: nn.CrossEntropyLoss()(out.reshape(12, 7), torch.zeros(12, 2, dtype=torch.long, device=device))),
+        _raised(lambda: nn.L1Loss()(out, torch.randn(6, 3, 7, device=device))),
+        _raised(lambda: nn.BCELoss()(out.sigmoid(), torch.rand(6, 2, 1, device=device))),
     ], "target_shape")
 
 
@@ -262,6 +297,10 @@ def test_diagnose_device_mismatch(submission, device):
         _raised(lambda: nn.Linear(3, 4).to(other)(x)),
         _raised(lambda: nn.MSELoss()(x, torch.randn(5, 2, 3, device=other))),
         _raised(lambda: nn.GRU(3, 4).to(device)(x, torch.zeros(1, 2, 4, device=other))),
+        _raised(lambda: nn.LSTM(3, 4).to(device)(x, (torch.zeros(1, 2, 4, device=other),) * 2)),
+        _raised(lambda: nn.GRUCell(3, 4).to(other)(x[0])),
+        _raised(lambda: nn.LSTMCell(3, 4).to(device)(x[0], (torch.zeros(2, 4, device=other),) * 2)),
+        _raised(lambda: nn.BCEWithLogitsLoss()(x, torch.rand(5, 2, 3, device=other))),
     ]
     _expect_kinds(submission, errors, "device_mismatch")
 
@@ -274,7 +313,44 @@ def test_diagnose_hidden_shape(submission, device):
         _raised(lambda: nn.LSTM(2, 4).to(device)(x, (torch.zeros(1, 2, 4, device=device),) * 2)),
         _raised(lambda: nn.GRU(2, 4, num_layers=2).to(device)(x, torch.zeros(1, 3, 4, device=device))),
         _raised(lambda: nn.RNN(2, 5).to(device)(x, torch.zeros(3, 5, device=device))),
+        _raised(lambda: nn.LSTM(2, 4).to(device)(x, (torch.zeros(3, 4, device=device),) * 2)),   # "hx and cx"
+        _raised(lambda: nn.GRU(2, 4).to(device)(x[:, 0], torch.zeros(1, 1, 4, device=device))),  # unbatched input
+        _raised(lambda: nn.RNNCell(2, 5).to(device)(x[0], torch.zeros(8, 5, device=device))),   # cells, carried
+        _raised(lambda: nn.LSTMCell(2, 4).to(device)(x[0], (torch.zeros(5, 4, device=device),) * 2)),
     ], "hidden_shape")
+
+
+# Wordings this machine may not produce, recorded as literals: CUDA's (no GPU needed to grade them) and those
+# of older torch versions the kit supports (pyproject: torch>=2.4).
+RECORDED = [
+    # aten/src/ATen/native/cuda/Loss.cu (AT_DISPATCH on the target's dtype): float class indices on CUDA
+    (NotImplementedError, '"nll_loss_forward_reduce_cuda_kernel_2d_index" not implemented for \'Float\'',
+     "target_dtype"),
+    # aten/src/ATen/native/LossNLL.cpp in older versions: the target's dtype checked as a scalar type
+    (RuntimeError, "expected scalar type Long but found Float", "target_dtype"),
+    # aten/src/ATen/core/op_registration/adaption.cpp, common_device_check_failure: torch 2.4's wording, the newer one
+    (RuntimeError, "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu! "
+                   "(when checking argument for argument target in method wrapper_CUDA_nll_loss_forward)",
+     "device_mismatch"),
+    (RuntimeError, "Expected all tensors to be on the same device, but got mat1 is on cpu, different from other "
+                   "tensors on cuda:0 (when checking argument in method wrapper_CUDA_addmm)", "device_mismatch"),
+    # aten/src/ATen/TensorIterator.cpp: element-wise losses (MSELoss...) with the target on the other device
+    (RuntimeError, "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!",
+     "device_mismatch"),
+    # aten/src/ATen/native/RNN.cpp, check_attributes: RNN/GRU/LSTM on CUDA
+    (RuntimeError, "Input and parameter tensors are not at the same device, found input tensor at cpu and parameter "
+                   "tensor at cuda:0", "device_mismatch"),
+    (RuntimeError, "Input and hidden tensors are not at the same device, found input tensor at cuda:0 and hidden tensor "
+                   "at cpu", "device_mismatch"),
+]
+
+
+@pytest.mark.grade("diagnose", points=1)
+def test_diagnose_recorded_cuda_and_older_wordings(submission):
+    for cls, message, kind in RECORDED:
+        expect_equal(f"diagnose({cls.__name__}: {message[:120]!r})", submission.diagnose(cls(message)), kind,
+                     hint=f"PyTorch raises this message for {kind} (on CUDA, or in another torch version >= 2.4); "
+                          "match its type and a stable part of it with re.search")
 
 
 @pytest.mark.grade("diagnose", points=1)
@@ -307,13 +383,21 @@ ACC_HINT = ("start from cleared gradients (model.zero_grad() once), then `steps`
 
 
 def _accumulate_both(submission, reference, model, x, y, loss_fn, steps, prepare=None):
-    theirs, ours = copy.deepcopy(model), copy.deepcopy(model)
+    """The reference's norms and model, computed first on copies the submission never sees; then the submission's."""
+    ours, theirs = copy.deepcopy(model), copy.deepcopy(model)
     if prepare is not None:
-        prepare(theirs)
         prepare(ours)
+        prepare(theirs)
+    expected = reference.accumulated_grads(ours, x.clone(), y.clone(), copy.deepcopy(loss_fn), steps)
     got = submission.accumulated_grads(theirs, x, y, copy.deepcopy(loss_fn), steps)
-    expected = reference.accumulated_grads(ours, x, y, copy.deepcopy(loss_fn), steps)
     return got, theirs, expected, ours
+
+
+def _numbers(got):
+    """The returned norms as Python floats, in any form the docstring allows (list, tuple, 1-D float tensor)."""
+    if type(got) is torch.Tensor and got.dim() == 1 and got.is_floating_point():
+        return got.detach().cpu().tolist()
+    return list(got) if isinstance(got, (list, tuple)) else got
 
 
 @pytest.mark.grade("accumulated_grads", points=2)
@@ -324,6 +408,7 @@ def test_accumulated_norms_grow_linearly(submission, reference, device):
     got, _, expected, _ = _accumulate_both(submission, reference, model, x, y, nn.MSELoss(), 5)
     expect_floats("accumulated_grads, 5 backwards", got, expected, rel=1e-9, abs_=1e-12, label="backward",
                   hint=ACC_HINT)
+    got = _numbers(got)
     expect_floats("accumulated_grads divided by the first norm", [g / got[0] for g in got],
                   [float(n) for n in range(1, 6)], rel=1e-9, label="backward",
                   hint="without zero_grad the n-th backward leaves n times the gradient in .grad")
@@ -334,8 +419,10 @@ def test_accumulated_leaves_the_sum_and_the_parameters(submission, reference, de
     model = nn.GRU(2, 3).to(device, F64)
     x = torch.randn(4, 3, 2, dtype=F64, device=device)
     y = torch.randn(4, 3, 3, dtype=F64, device=device)
+    before = copy.deepcopy(model)
+    x_before, y_before = x.clone(), y.clone()
     _, theirs, _, ours = _accumulate_both(submission, reference, model, x, y, nn.MSELoss(), 3)
-    for (name, p), q, original in zip(theirs.named_parameters(), ours.parameters(), model.parameters()):
+    for (name, p), q, original in zip(theirs.named_parameters(), ours.parameters(), before.parameters()):
         if p.grad is None:
             fail(f"after accumulated_grads the parameter {name} has no gradient.",
                  "leave the accumulated gradients in .grad: don't zero them at the end")
@@ -343,6 +430,8 @@ def test_accumulated_leaves_the_sum_and_the_parameters(submission, reference, de
                      hint="leave the accumulated gradients in .grad (3 times one batch's): don't zero them at the end")
         expect_close(f"the parameter {name} after accumulated_grads", p.detach(), original.detach(),
                      hint="no optimizer step: accumulated_grads only calls backward")
+    expect_close("x after accumulated_grads", x, x_before, hint="leave x as it was handed in")
+    expect_close("y after accumulated_grads", y, y_before, hint="leave y as it was handed in")
 
 
 @pytest.mark.grade("accumulated_grads", points=1)
@@ -365,8 +454,28 @@ def test_accumulated_float32_classifier_one_step(submission, reference, device):
     model = nn.Sequential(nn.Flatten(0, 1), nn.Linear(4, 3)).to(device)
     x = torch.randn(3, 2, 4, device=device)
     y = torch.randint(0, 3, (6,), device=device)
-    theirs = copy.deepcopy(model)
-    got = submission.accumulated_grads(theirs, x, y, nn.CrossEntropyLoss(), 1)
-    expected = reference.accumulated_grads(copy.deepcopy(model).double(), x.double(), y, nn.CrossEntropyLoss(), 1)
+    expected = reference.accumulated_grads(copy.deepcopy(model).double(), x.double(), y.clone(),
+                                           nn.CrossEntropyLoss(), 1)
+    got = submission.accumulated_grads(copy.deepcopy(model), x, y, nn.CrossEntropyLoss(), 1)
     expect_floats("accumulated_grads, float32 classifier, 1 backward (compared with float64)", got, expected,
                   rel=1e-4, abs_=1e-6, label="backward", hint=ACC_HINT)
+
+
+@pytest.mark.grade("accumulated_grads", points=1)
+def test_accumulated_keeps_the_models_mode(submission, reference, device):
+    """A model handed over in eval mode (with dropout) is run and left in eval mode; one in train mode stays in it."""
+    model = nn.Sequential(nn.Linear(3, 5), nn.Dropout(0.5), nn.Tanh(), nn.Linear(5, 2)).to(device, F64).eval()
+    x = torch.randn(7, 3, dtype=F64, device=device)
+    y = torch.randn(7, 2, dtype=F64, device=device)
+    got, theirs, expected, _ = _accumulate_both(submission, reference, model, x, y, nn.MSELoss(), 3)
+    expect_equal("the model's training flags after accumulated_grads (handed over in eval mode)",
+                 [m.training for m in theirs.modules()], [False] * len(list(theirs.modules())),
+                 hint="run the model in the mode it was handed in: don't call model.train() or model.eval()")
+    expect_floats("accumulated_grads of a model in eval mode (dropout off)", got, expected, rel=1e-9, abs_=1e-12,
+                  label="backward", hint="run the model in the mode it was handed in: don't call model.train()")
+    trained = nn.RNN(2, 3).to(device, F64).train()
+    theirs = copy.deepcopy(trained)
+    submission.accumulated_grads(theirs, torch.randn(4, 2, 2, dtype=F64, device=device),
+                                 torch.randn(4, 2, 3, dtype=F64, device=device), nn.MSELoss(), 2)
+    expect_equal("the model's training flag after accumulated_grads (handed over in train mode)", theirs.training,
+                 True, hint="leave the model in the mode it was handed in: don't call model.eval()")
