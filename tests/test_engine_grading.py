@@ -26,8 +26,16 @@ PROBE = KIT / "autograder" / "engine" / "probe"
 REF15 = (KIT / "solutions" / "day15" / "basic.py").read_text()
 TIMEOUT = 3.0          # seconds per call in the hostile class: an endless loop costs this, once
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0,
-                                reason="the engine's sandbox needs root on Linux")
+
+
+def _confinable() -> bool:
+    from autograder.engine import sandbox      # (imports torch: only where this file is collected)
+    return sys.platform == "linux" and sandbox.probe() is None
+
+
+# As root (a uid per slot) or as any user where user namespaces are allowed (rootless); CI runs both.
+CONFINABLE = pytest.mark.skipif(not _confinable(), reason="no sandbox here: python -m autograder grade says why")
+pytestmark = CONFINABLE
 
 
 # ------------------------------------------------------------------------------------------------
@@ -189,6 +197,16 @@ def grade_files(out: Path) -> dict[str, bytes]:
             if p.is_file() and p.name != ".lock"}
 
 
+def in_worker_namespace(pid) -> bool:
+    """A worker or one of its processes: in a PID namespace below ours (root or rootless alike;
+    rootless, a worker has the grader's uid outside its namespace, so the uid does not tell)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(line.startswith("NSpid:") and len(line.split()) > 2 for line in f)
+    except OSError:
+        return False
+
+
 def worker_processes(wait: float = 3.0) -> list[str]:
     """Live processes of the workers' uids, or the hostile class's daemons (waits for them to go)."""
     deadline = time.monotonic() + wait
@@ -202,7 +220,7 @@ def worker_processes(wait: float = 3.0) -> list[str]:
                 continue
             uid = int(status.split("Uid:")[1].split()[0])
             state = status.split("State:")[1].split()[0]
-            if state != "Z" and (61000 <= uid < 62000 or "sleep 307" in cmd):
+            if state != "Z" and (61000 <= uid < 62000 or in_worker_namespace(pid) or "sleep 307" in cmd):
                 found.append(f"{pid} uid={uid} state={state} {cmd}")
         if not found or time.monotonic() > deadline:
             return found
