@@ -95,7 +95,14 @@ def _grade(engine, args) -> int:
         stories = {s.name: s.story for s in demo.STUDENTS}
 
     from autograder import archives
+    private = []
     if archives.is_archive_target(args.path):
+        # The download holds every classmate's upload: the folder it lies in is hidden from workers
+        # like the class itself (an uploads folder is the class; a zip's folder may hold other classes).
+        download = args.path.absolute()
+        folder = download if download.is_dir() else download.parent
+        if len(folder.parts) > 2:          # (never / or a top folder such as /home itself)
+            private.append(folder)
         try:
             staged = archives.stage(args.path, args.out)
         except archives.ArchiveError as exc:
@@ -109,7 +116,7 @@ def _grade(engine, args) -> int:
     bar = None if args.quiet else Progress(sys.stderr)
     try:
         summary = engine.grade(args.path, args.out, device=args.device, jobs=args.jobs, timeout=args.timeout,
-                               memory_mb=args.memory, force=args.force, progress=bar)
+                               memory_mb=args.memory, force=args.force, progress=bar, private=private)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

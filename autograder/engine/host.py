@@ -10,7 +10,8 @@ for ``Engine.grade``), answering each with one JSON line: the run's summary, or
 in a fork of this process, which has imported torch and the engine and nothing else (no
 engine started, nothing of the kit's secrets loaded: checked), so the command starts its own
 engine in its own order exactly as a fresh process would, without paying ``import torch``
-again.  Answers ``{"rc": exit status}``.
+again.  Answers ``{"rc": exit status}``.  ``"import_first": [module, ...]`` imports those
+modules before the command starts (tests: the engine must then refuse to start).
 """
 from __future__ import annotations
 
@@ -69,6 +70,8 @@ def _run_command(req: dict) -> None:
         os.dup2(null, 0)
         os.close(null)
         sys.argv = ["python -m autograder", *req["argv"]]
+        for name in req.get("import_first", []):   # (tests: a command that loads this first must be refused)
+            __import__(name)
         from autograder import cli
         code = cli.main(req["argv"])
     except SystemExit as exc:

@@ -235,7 +235,8 @@ class Engine:
     # ------------------------------------------------------------------------------------------
     def grade(self, target: Path, out: Path, *, device: str = "all", jobs: int | None = None,
               timeout: float = 5.0, memory_mb: int = 2048, suites: Path | None = None, force: bool = False,
-              progress=None) -> Summary:
+              progress=None, private: tuple = ()) -> Summary:
+        """``private``: more folders no worker may see (the LMS download a class was staged from)."""
         started = time.monotonic()
         try:
             tgt = extract.discover(Path(target))
@@ -248,11 +249,13 @@ class Engine:
         for stale in [*out.glob(".*.tmp"), *out.glob("*/.*.tmp")]:   # half-written by a run killed mid-write
             stale.unlink(missing_ok=True)
         try:
-            return self._grade(tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started)
+            return self._grade(tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started,
+                               private)
         finally:
             lock.release()
 
-    def _grade(self, tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started) -> Summary:
+    def _grade(self, tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started,
+               private=()) -> Summary:
         if device not in ("cpu", "cuda", "all"):
             raise EngineError(f"--device must be cpu, cuda or all, not {device!r}")
         cuda_ok, gpu_name = self.cuda() if device != "cpu" else (False, "")
@@ -270,7 +273,7 @@ class Engine:
         if not files:
             raise EngineError(f"no hidden suite under {suites} for {', '.join(sorted({d for d, _ in tgt.scope}))}")
         jobs = max(1, min(jobs or self.slots, self.slots))
-        hide = [str(KIT), str(suites), *_private_folders(tgt), str(out),
+        hide = [str(KIT), str(suites), *_private_folders(tgt), *map(str, private), str(out),
                 os.path.expanduser("~"), "/root", "/home", "/var/tmp", "/run", "/mnt", "/media", "/srv"]
         opts = Options(KIT, suites, device, cuda_ok, timeout, memory_mb, jobs=jobs, sandbox=self.sandbox,
                        hide=hide, keep=_python_paths(KIT))
