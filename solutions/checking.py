@@ -180,10 +180,17 @@ def expect_float(name: str, got: Any, expected: float, *, rel: float = 1e-4, abs
 
 def expect_floats(name: str, got: Any, expected: Sequence[float], *, rel: float = 1e-4, abs_: float = 1e-6,
                   label: str = "item", hint: str | None = None) -> None:
-    """A returned list of Python numbers (one loss per chunk, one norm per step)."""
-    expect_type(name, got, list, hint="return a list of Python floats")
+    """A returned sequence of Python numbers (one loss per chunk, one norm per step).
+
+    A list or a tuple of Python floats (ints count), or a 1-D floating tensor of the values: any
+    sequence of the numbers is a right answer; a list of tensors (``loss`` without ``.item()``) is not."""
+    if type(got) is torch.Tensor and got.dim() == 1 and got.is_floating_point():
+        atol, rtol = default_tolerance(got.dtype)      # torch.tensor(losses) is float32: judged as float32
+        rel, abs_ = max(rel, rtol), max(abs_, atol)
+        got = got.detach().cpu().tolist()
+    expect_type(name, got, (list, tuple), hint="return a list of Python floats (loss.item() for each)")
     if len(got) != len(expected):
-        fail(f"{name}: expected a list of {len(expected)} numbers, got {len(got)}.", hint)
+        fail(f"{name}: expected {len(expected)} numbers, got {len(got)}.", hint)
     for i, (g, e) in enumerate(zip(got, expected)):
         expect_float(f"{name}, {label} {i}", g, e, rel=rel, abs_=abs_, hint=hint)
 

@@ -22,7 +22,8 @@ def tbptt_train(model: nn.Module, head: nn.Module, stream: tuple[torch.Tensor, t
     chunk is shorter when k does not divide T. The hidden state is carried from chunk to
     chunk, so the forward pass sees the whole history, but it is detached between chunks,
     so each backward pass goes back at most k steps and memory does not grow with T.
-    The first chunk starts from the zero state (``state=None``).
+    The first chunk starts from the zero state (``state=None``); the state is never reset
+    after that.
 
     For every chunk of inputs (k, B, I) and targets (k, B, O), in order:
         1. clear the gradients (optimizer.zero_grad());
@@ -34,18 +35,23 @@ def tbptt_train(model: nn.Module, head: nn.Module, stream: tuple[torch.Tensor, t
         6. detach the new state (each of h and c for an LSTM) and carry it to the next chunk.
 
     Args:
-        model: ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` with ``batch_first=False``; put in training mode.
-        head: nn.Module mapping the hidden outputs (k, B, H) to predictions (k, B, O); put in
-            training mode.
+        model: ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` with ``batch_first=False``, any ``num_layers``.
+        head: nn.Module mapping the hidden outputs (k, B, H) to predictions (k, B, O).
+            Put both in training mode (``.train()``) before the first chunk, also when they were
+            handed over in eval mode, and leave them in it.
         stream: ``(inputs, targets)``: inputs (T, B, I) and targets aligned with them, (T, B, O)
             (for next-step prediction ``targets[t]`` is the input of step t+1).
         k: number of time steps per chunk (k >= 1).
-        optimizer: an optimizer over the parameters of ``model`` and ``head``.
+        optimizer: an optimizer over the parameters of ``model`` and ``head``; it takes exactly one
+            step per chunk, so afterwards its state (momentum, Adam's moments) is that of ceil(T / k)
+            steps.
         loss_fn: called as ``loss_fn(head(out), y_chunk)``, returns a scalar loss.
         clip: max global L2 norm of the gradients of ``model`` and ``head`` together, or None for
             no clipping.
+        Any of T, B, I, H, O and k may be 1 (k may also exceed T: one chunk).
     Returns:
-        The loss of every chunk, as Python floats, in order: ceil(T / k) numbers.
+        The loss of every chunk, in order: ceil(T / k) Python floats (``loss.item()``), in a list
+        or a tuple (a 1-D tensor of the values is accepted too).
     """
     raise NotImplementedError("tbptt_train (day16 intermediate): not yet attempted. Replace this line with your code (the reference solution takes about 19 lines).")
 
@@ -59,12 +65,16 @@ def clip_grad_norm(parameters: torch.Tensor | Iterable[torch.Tensor], max_norm: 
 
     Args:
         parameters: tensors whose ``.grad`` is clipped: an iterable (a list, or a generator such
-            as ``model.parameters()``, which is read only once) or a single tensor. Tensors whose
-            ``.grad`` is None are skipped.
+            as ``model.parameters()``, which can be read only once: read it into a list first)
+            or a single tensor. Tensors whose ``.grad`` is None are skipped (their ``.grad`` stays
+            None).
         max_norm: the largest global norm allowed after clipping.
     Returns:
-        total_norm: 0-dim tensor, the global norm of the gradients *before* clipping, with the
-        dtype and device of the first gradient; ``torch.tensor(0.0)`` when no tensor has a gradient.
+        total_norm: 0-dim tensor (a ``torch.Tensor``, not a Python float), the global norm of the
+        gradients *before* clipping, with the dtype and device of the first gradient;
+        ``torch.tensor(0.0)`` (float32, CPU) when no tensor has a gradient or there is no tensor.
+        Gradients are scaled only when total_norm + 1e-6 > max_norm, and then down, never up:
+        compare the norm itself with max_norm, not its square.
     """
     raise NotImplementedError("clip_grad_norm (day16 intermediate): not yet attempted. Replace this line with your code (the reference solution takes about 13 lines).")
 
@@ -81,10 +91,13 @@ def hidden_grad_norms(rnn: nn.Module, x: torch.Tensor) -> torch.Tensor:
     A vanishing gradient shows as norms[t] shrinking quickly as t goes back in time.
 
     Args:
-        rnn: ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``, ``batch_first=False``, one direction.
-        x: (T, B, I) inputs.
+        rnn: ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``, ``batch_first=False``, one direction, any
+            ``num_layers``.
+        x: (T, B, I) inputs. Any of T, B, I, H may be 1.
     Returns:
         norms: (T,), norms[t] = L2 norm of dL/dh_t over all its (num_layers, B, H) entries, with
-        the dtype and device of ``x``. The rnn's parameters get no ``.grad`` from this.
+        the dtype and device of ``x``. The rnn's parameters' ``.grad`` are left as they were: None
+        stays None (a ``.grad`` of zeros is not None: an optimizer would still step on it), and
+        gradients already there are kept unchanged.
     """
     raise NotImplementedError("hidden_grad_norms (day16 intermediate): not yet attempted. Replace this line with your code (the reference solution takes about 8 lines).")
