@@ -193,14 +193,24 @@ _fp_module("autograder.fingerprints.day16", {day16!r})
 '''
 
 
+PROVOKE_EDITS = {
+    ("day15", "lengths_wrong_dtype_is_silent"): ('"lengths_device_or_dtype": {"values": [T, 2], "device": "meta"}',
+                                                 '"lengths_device_or_dtype": {"values": [T, 2], "dtype": "float32"}'),
+    ("day16", "backward_twice_state_detached"): ('*chunk[1:], chunk[0], {"op": "forward", "time": [4, 8]}',
+                                                 '*chunk[1:], "detach_state", chunk[0], {"op": "forward", "time": [4, 8]}'),
+}
+
+
 def variant_source(v) -> str:
     level = level_of(v.day, v.exercise)
     ref = (KIT / "solutions" / v.day / f"{level}.py").read_text()
-    if v.exercise == "provoke":   # re-raises: written as an edit (the variant itself needs the references)
-        start = ref.index("def provoke(")
-        end = ref.index("def diagnose(")
-        body = re.sub(r"return exc\b", "raise exc", ref[start:end], count=1)
-        return ref[:start] + body + ref[end:]
+    if v.exercise == "provoke":   # written as edits of the reference (the variants themselves need the references)
+        if v.name == "returns_the_error_not_the_recipe":
+            return ref.replace("def provoke(", "def _recipe_of(", 1) + (
+                "\n\ndef provoke(kind):\n    from misuse import run_misuse\n    return run_misuse(_recipe_of(kind))\n")
+        old, new = PROVOKE_EDITS[(v.day, v.name)]
+        assert ref.count(old) == 1, (v.key, old)
+        return ref.replace(old, new)
     fp = KIT / "autograder" / "fingerprints"
     return ref + PRELUDE.format(init=(fp / "__init__.py").read_text(), day15=(fp / "day15.py").read_text(),
                                 day16=(fp / "day16.py").read_text(), name=v.exercise, day=v.day, variant=v.name)

@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
 from autograder import build, selfcheck
 from autograder.loading import load_day, load_module
+from solutions import misuse
 
 KIT = Path(__file__).resolve().parents[1]
 SOLUTIONS = KIT / "solutions"
@@ -173,8 +174,10 @@ def test_error_kinds_cover_the_required_ones():
 
 
 @pytest.mark.parametrize("kind", ERROR_KINDS)
-def test_provoke_returns_pytorchs_error_and_diagnose_reads_it_back(kind):
-    exc = ref.provoke(kind)
+def test_provoke_returns_a_recipe_whose_run_raises_pytorchs_error(kind):
+    recipe = ref.provoke(kind)
+    assert type(recipe) is dict and misuse.validate(recipe)
+    exc = misuse.run_misuse(recipe)
     assert type(exc).__name__ in ("RuntimeError", "ValueError")
     assert KEY_PHRASE[kind] in str(exc)
     torch_dir = str(Path(torch.__file__).parent)
@@ -230,6 +233,13 @@ def test_diagnose_reads_module_errors_on_the_device(device):
 
 def test_diagnose_reads_the_cells_errors_too():
     cases = [
+        (lambda: nn.GRUCell(3, 4)(torch.zeros(2, 3), torch.zeros(1, 2, 4)), "hidden_shape"),
+        (lambda: nn.LSTMCell(3, 4)(torch.zeros(2, 3), (torch.zeros(1, 2, 4),) * 2), "hidden_shape"),
+        (lambda: nn.LSTMCell(3, 4)(torch.zeros(2, 3), (torch.zeros(2, 4), torch.zeros(2, 5))), "hidden_shape"),
+        (lambda: nn.RNNCell(3, 4)(torch.zeros(5, 2, 3)), "input_rank"),
+        (lambda: nn.RNNCell(3, 4, device="meta")(torch.zeros(2, 3)), "device_mismatch"),
+        (lambda: nn.LSTM(3, 4)(torch.zeros(5, 2, 3), (torch.zeros(2, 4),) * 2), "hidden_shape"),
+        (lambda: nn.LSTM(3, 4)(torch.zeros(5, 2, 3), (torch.zeros(1, 2, 4, dtype=F64),) * 2), "dtype_mismatch"),
         (lambda: nn.RNNCell(3, 4)(torch.zeros(2, 5)), "input_size"),
         (lambda: nn.RNNCell(3, 4)(torch.zeros(2, 3), torch.zeros(2, 5)), "hidden_shape"),
         (lambda: nn.LSTMCell(3, 4)(torch.zeros(2, 3), (torch.zeros(3, 4), torch.zeros(3, 4))), "hidden_shape"),
@@ -285,6 +295,7 @@ def _tree(tmp_path: Path, replace: dict[str, list[tuple[str, str]]] | None = Non
             text = text.replace(old, new)
         (day / f"{level}.py").write_text(text, encoding="utf-8")
     shutil.copy(SOLUTIONS / "checking.py", day)
+    shutil.copy(SOLUTIONS / "misuse.py", day)
     shutil.copy(SOLUTIONS / "day15" / "public_tests.py", day)
     return tmp_path
 
@@ -308,7 +319,7 @@ MISTAKES = {
     "h_n from the padded end": ("final_hidden", {"intermediate": [(
         "    packed = pack_padded_sequence(padded, lengths, batch_first=rnn.batch_first, enforce_sorted=False)\n"
         "    _, h_n = rnn(packed)", "    _, h_n = rnn(padded)")]}),
-    "provoke re-raises": ("provoke", {"advanced": [("        return exc\n", "        raise\n")]}),
+    "provoke lengths of another dtype": ("provoke", {"advanced": [('"device": "meta"}', '"dtype": "float32"}')]}),
     "diagnose reads any 'size'": ("diagnose", {"advanced": [("    patterns = [", '    patterns = [("input_size", "size"),')]}),
 }
 

@@ -221,12 +221,28 @@ def _reference(day: str):
     return references(day)
 
 
-@variant(D, "provoke", "raises_instead_of_returning",
-         "provoke: PyTorch's error is raised again instead of being returned.",
-         "catch it (except Exception as exc) and return exc")
-def provoke_raises(kind):
-    result = _reference(D).provoke(kind)
-    raise result
+def _run_misuse(recipe):
+    from solutions.misuse import run_misuse
+    return run_misuse(recipe)
+
+
+@variant(D, "provoke", "returns_the_error_not_the_recipe",
+         "provoke: the misuse is run inside provoke and its exception returned, not the recipe; the grader only "
+         "counts an error it sees PyTorch raise when it runs the recipe itself.",
+         "return the recipe (a dict in misuse.py's format): the grader calls run_misuse on it")
+def provoke_returns_the_error(kind):
+    return _run_misuse(_reference(D).provoke(kind))
+
+
+@variant(D, "provoke", "lengths_wrong_dtype_is_silent",
+         "provoke: for lengths_device_or_dtype the lengths are a tensor of another dtype on the CPU, which PyTorch "
+         "quietly converts to int64: nothing is raised.",
+         "put the lengths tensor on the wrong device instead: {\"values\": [...], \"device\": \"meta\"}")
+def provoke_lengths_dtype(kind):
+    recipe = _reference(D).provoke(kind)
+    if kind == "lengths_device_or_dtype":
+        recipe = dict(recipe, lengths={"values": recipe["lengths"]["values"], "dtype": "float32"})
+    return recipe
 
 
 # ------------------------------------------------------------------------------------ diagnose

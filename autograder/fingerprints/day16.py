@@ -6,7 +6,7 @@ import re
 import torch
 
 from autograder.fingerprints import variant
-from autograder.fingerprints.day15 import _reference
+from autograder.fingerprints.day15 import _reference, _run_misuse
 
 D = "day16"
 
@@ -254,11 +254,25 @@ for _name, (_s, _explanation, _hint) in NORMS_BUGS.items():
 
 # ------------------------------------------------------------------------------------ provoke
 
-@variant(D, "provoke", "raises_instead_of_returning",
-         "provoke: PyTorch's error is raised again instead of being returned.",
-         "catch it (except Exception as exc) and return exc")
-def provoke_raises(kind):
-    raise _reference(D).provoke(kind)
+@variant(D, "provoke", "returns_the_error_not_the_recipe",
+         "provoke: the mistake is run inside provoke and its exception returned, not the recipe; the grader only "
+         "counts an error it sees PyTorch raise when it runs the recipe itself.",
+         "return the recipe (a dict in misuse.py's format): the grader calls run_misuse on it")
+def provoke_returns_the_error(kind):
+    return _run_misuse(_reference(D).provoke(kind))
+
+
+@variant(D, "provoke", "backward_twice_state_detached",
+         "provoke: the backward_twice recipe detaches the carried state between the chunks, which is the fix: "
+         "nothing is raised.",
+         "carry the state from the first chunk into the second without \"detach_state\"")
+def provoke_detached(kind):
+    recipe = _reference(D).provoke(kind)
+    if kind == "backward_twice":
+        steps = list(recipe["steps"])
+        second = max(i for i, step in enumerate(steps) if step == "zero_grad")
+        recipe = dict(recipe, steps=steps[:second] + ["detach_state"] + steps[second:])
+    return recipe
 
 
 # ------------------------------------------------------------------------------------ diagnose
@@ -274,7 +288,9 @@ _PATTERNS = (
                      r"|Target size .* must be the same as input size|Using a target size"
                      r"|must match the size of tensor b"),
     ("device_mismatch", r"same device|two devices|expected device|device type|to be on (the )?(cpu|cuda|gpu)"),
-    ("hidden_shape", r"Expected hidden(\[\d\])? size|hx should also be"),
+    ("hidden_shape", r"Expected hidden(\[\d\])? size|hx (and cx )?should also be"
+                     r"|hidden\d? has inconsistent hidden_size|doesn't match hidden\d? batch size"
+                     r"|Expected (hidden|hx\[\d\]) to be \dD or \dD"),
 )
 
 
