@@ -662,3 +662,135 @@ def test_hidden_bptt_tests_catch_wrong_code(key):
     failure = _run_hidden("basic", test_name, "bptt", fn, source)
     assert failure is not None and words in failure, failure
     assert _run_hidden("basic", test_name, "bptt", ref.bptt, BASIC_SOURCE) is None
+
+
+def _train_step_forging_the_targets(model, x, y, optimizer, loss_fn):
+    model.train()
+    optimizer.zero_grad()
+    with torch.no_grad():
+        prediction = model(x)
+        y.copy_(prediction[0] if isinstance(prediction, tuple) else prediction)   # loss 0, nothing to learn
+    return ref.train_step(model, x, y, optimizer, loss_fn)
+
+
+def _train_step_back_in_eval_mode(model, x, y, optimizer, loss_fn):
+    loss = ref.train_step(model, x, y, optimizer, loss_fn)
+    model.eval()
+    return loss
+
+
+def _tbptt(*args, returns=list, train_head=True, end_in_eval=False, reset_state=False, squeeze_state=False,
+           forge_stream=False):
+    """The reference loop with one change (or none: then only the form of the result differs)."""
+    model, head, (inputs, targets), k, optimizer, loss_fn, clip = args
+    if forge_stream:
+        inputs.zero_()
+        targets.zero_()
+    model.train()
+    if train_head:
+        head.train()
+    state, losses = None, []
+    for start in range(0, inputs.shape[0], k):
+        optimizer.zero_grad()
+        given = state.unsqueeze(0) if squeeze_state and state is not None else state
+        out, state = model(inputs[start:start + k], None if reset_state else given)
+        loss = loss_fn(head(out), targets[start:start + k])
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_([*model.parameters(), *head.parameters()], clip)
+        optimizer.step()
+        state = _detach(state)
+        if squeeze_state:
+            state = state.squeeze()
+        losses.append(loss.item())
+    if end_in_eval:
+        model.eval()
+    return torch.tensor(losses) if returns is torch.tensor else returns(losses)
+
+
+def _clip_reading_twice(parameters, max_norm):
+    total = torch.sqrt(sum((p.grad ** 2).sum() for p in parameters if p.grad is not None))
+    for p in parameters:                  # a generator is empty by now: nothing is clipped
+        if p.grad is not None:
+            p.grad.mul_(min(1.0, max_norm / (float(total) + 1e-6)))
+    return total
+
+
+def _clip_comparing_squares(parameters, max_norm):
+    parameters = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    grads = [p.grad for p in parameters if p.grad is not None]
+    squared = sum((g ** 2).sum() for g in grads)
+    if squared > max_norm:
+        for g in grads:
+            g.mul_(max_norm / (squared.sqrt() + 1e-6))
+    return squared.sqrt()
+
+
+def _clip_without_the_no_gradient_case(parameters, max_norm):
+    parameters = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    if all(p.grad is None for p in parameters):
+        return 0.0
+    return ref.clip_grad_norm(parameters, max_norm)
+
+
+def _norms_leaving_zero_grads(rnn, x):
+    norms = hidden_grad_norms_with_backward(rnn, x)
+    rnn.zero_grad(set_to_none=False)
+    return norms
+
+
+def _norms_clearing_the_grads(rnn, x):
+    norms = ref.hidden_grad_norms(rnn, x)
+    rnn.zero_grad()
+    return norms
+
+
+def _norms_forging_x(rnn, x):
+    x.zero_()
+    return ref.hidden_grad_norms(rnn, x)
+
+
+OTHER_MISTAKES = {
+    # key: (level, hidden test, function, wrong code or None for a right one, words of the failure)
+    "train_step_forging_the_targets": ("basic", "test_train_step_rnn_sgd", "train_step",
+                                       _train_step_forging_the_targets, "loss"),
+    "train_step_back_in_eval_mode": ("basic", "test_train_step_model_in_eval_mode", "train_step",
+                                     _train_step_back_in_eval_mode, "eval mode after train_step"),
+    "tbptt_returning_a_tuple": ("intermediate", "test_tbptt_rnn", "tbptt_train",
+                                lambda *a: _tbptt(*a, returns=tuple), None),
+    "tbptt_returning_a_tensor": ("intermediate", "test_tbptt_lstm_state_tuple", "tbptt_train",
+                                 lambda *a: _tbptt(*a, returns=torch.tensor), None),
+    "tbptt_head_left_in_eval_mode": ("intermediate", "test_tbptt_handed_over_in_eval_mode", "tbptt_train",
+                                     lambda *a: _tbptt(*a, train_head=False), "head.train()"),
+    "tbptt_model_back_in_eval_mode": ("intermediate", "test_tbptt_handed_over_in_eval_mode", "tbptt_train",
+                                      lambda *a: _tbptt(*a, end_in_eval=True), "in eval mode after tbptt_train"),
+    "tbptt_state_reset_every_chunk": ("intermediate", "test_tbptt_rnn", "tbptt_train",
+                                      lambda *a: _tbptt(*a, reset_state=True), "chunk"),
+    "tbptt_squeezed_state": ("intermediate", "test_tbptt_size_one_dimensions", "tbptt_train",
+                             lambda *a: _tbptt(*a, squeeze_state=True), "B=1"),
+    "tbptt_forging_the_stream": ("intermediate", "test_tbptt_rnn", "tbptt_train",
+                                 lambda *a: _tbptt(*a, forge_stream=True), "chunk losses"),
+    "clip_reading_the_generator_twice": ("intermediate", "test_clip_rnn_gradients_from_a_generator",
+                                         "clip_grad_norm", _clip_reading_twice, "read only once"),
+    "clip_comparing_squares_above_1": ("intermediate", "test_clip_around_the_threshold", "clip_grad_norm",
+                                       _clip_comparing_squares, "total norm 3, max_norm=4"),
+    "clip_without_the_no_gradient_case": ("intermediate", "test_clip_skips_parameters_without_grad",
+                                          "clip_grad_norm", _clip_without_the_no_gradient_case,
+                                          "no parameter has a gradient"),
+    "norms_leaving_zero_grads": ("intermediate", "test_norms_rnn", "hidden_grad_norms", _norms_leaving_zero_grads,
+                                 "zeros is not None"),
+    "norms_clearing_the_grads": ("intermediate", "test_norms_lstm_and_gru", "hidden_grad_norms",
+                                 _norms_clearing_the_grads, "changed the gradient already"),
+    "norms_forging_x": ("intermediate", "test_norms_rnn", "hidden_grad_norms", _norms_forging_x, "differ"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(OTHER_MISTAKES))
+def test_hidden_tests_catch_wrong_code_and_accept_right_forms(key):
+    level, test_name, name, fn, words = OTHER_MISTAKES[key]
+    failure = _run_hidden(level, test_name, name, fn)
+    if words is None:
+        assert failure is None, failure
+    else:
+        assert failure is not None and words in failure, failure
+        assert _run_hidden(level, test_name, name, getattr(ref, name)) is None
