@@ -18,6 +18,12 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+# Whether a failed comparison shows the expected value.  The public checks (fixed, public inputs) do;
+# the hidden suites turn it off (autograder/hidden/conftest.py): their inputs are the same on every
+# run, so a resubmission could otherwise read the reference's values one element at a time.  Shapes,
+# dtypes, where it differs and the student's own value there are always shown.
+REVEAL_EXPECTED = True
+
 LSTM_GATES = ("input gate i", "forget gate f", "cell candidate g", "output gate o")
 GRU_GATES = ("reset gate r", "update gate z", "candidate n")
 
@@ -134,6 +140,9 @@ def expect_close(
     gv = g[tuple(first)].item() if first else g.item()
     ev = e[tuple(first)].item() if first else e.item()
     max_err = float((g - e).abs().nan_to_num(float("inf")).max())
+    if not REVEAL_EXPECTED:
+        fail(f"{name}: {n_bad} of {n_all} values differ from the expected ones.\n"
+             f"  First difference at {where}: you returned {gv:.6g} there.", hint)
     fail(
         f"{name}: {n_bad} of {n_all} values differ from the expected ones "
         f"(largest difference {max_err:.3g}, allowed {atol:.1g} + {rtol:.1g}*|expected|).\n"
@@ -165,7 +174,8 @@ def expect_equal(name: str, got: Any, expected: Any, hint: str | None = None) ->
     """Exact equality of plain values (str, int, bool, tuples of them)."""
     expect_type(name, got, type(expected))
     if got != expected:
-        fail(f"{name}: expected {expected!r}, got {got!r}.", hint)
+        fail(f"{name}: expected {expected!r}, got {got!r}." if REVEAL_EXPECTED
+             else f"{name}: got {got!r}, which is not the expected answer.", hint)
 
 
 def expect_float(name: str, got: Any, expected: float, *, rel: float = 1e-4, abs_: float = 1e-6,
@@ -175,7 +185,8 @@ def expect_float(name: str, got: Any, expected: float, *, rel: float = 1e-4, abs
         got = float(got)
     expect_type(name, got, float, hint="return a Python float, e.g. loss.item()")
     if not math.isclose(got, expected, rel_tol=rel, abs_tol=abs_):
-        fail(f"{name}: expected {expected:.6g}, got {got:.6g}.", hint)
+        fail(f"{name}: expected {expected:.6g}, got {got:.6g}." if REVEAL_EXPECTED
+             else f"{name}: got {got:.6g}, which is not the expected value.", hint)
 
 
 def expect_floats(name: str, got: Any, expected: Sequence[float], *, rel: float = 1e-4, abs_: float = 1e-6,

@@ -107,6 +107,16 @@ def reference(request):
 
 
 @pytest.fixture(autouse=True)
+def _expected_values_not_shown():
+    """A hidden test's failure says where a result differs and what the student returned there, never
+    the expected value: its inputs are the same on every run (README, "What the grader guarantees")."""
+    from solutions import checking
+    saved, checking.REVEAL_EXPECTED = checking.REVEAL_EXPECTED, False
+    yield
+    checking.REVEAL_EXPECTED = saved
+
+
+@pytest.fixture(autouse=True)
 def _seeded(request):
     """Same inputs on every run and every machine: the seed is a hash of the test's name."""
     torch.manual_seed(zlib.crc32(request.node.nodeid.split("[")[0].encode()))
