@@ -20,8 +20,11 @@ def rnn_cell(x: torch.Tensor, h: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.T
         W_ih: (H, I) input-to-hidden weights.
         W_hh: (H, H) hidden-to-hidden weights.
         b_ih, b_hh: (H,) biases; either may be None (that bias is left out).
+        Any of B, I, H may be 1. The inputs are not modified.
     Returns:
-        h_next: (B, H), same dtype and device as ``x``.
+        h_next: (B, H), same dtype and device as ``x``. Gradients flow back through it to
+        every input tensor and weight (build it with torch operations only: no ``.detach()``,
+        ``.data``, ``.item()``, NumPy or ``torch.no_grad()``).
     """
     raise NotImplementedError("rnn_cell (day15 basic): not yet attempted. Replace this line with your code (the reference solution takes about 6 lines).")
 
@@ -38,9 +41,12 @@ def rnn_forward(x: torch.Tensor, h0: torch.Tensor | None, W_ih: torch.Tensor, W_
         h0: (1, B, H) initial hidden state, or None for zeros.
         W_ih, W_hh, b_ih, b_hh: as in :func:`rnn_cell` (``W_hh: (H, H)`` gives H).
         batch_first: layout of ``x`` and of ``output`` (never of ``h0`` or ``h_n``).
+        Any of T, B, I, H may be 1.
     Returns:
         output: (T, B, H), or (B, T, H) when ``batch_first``: the hidden state after every step.
         h_n: (1, B, H): the hidden state after the last step.
-        Both have the dtype and device of ``x``.
+        Both have the dtype and device of ``x``. Gradients flow back through both to every
+        input tensor and weight (build them with torch operations only: no ``.detach()``,
+        ``.data``, ``.item()``, NumPy or ``torch.no_grad()``).
     """
     raise NotImplementedError("rnn_forward (day15 basic): not yet attempted. Replace this line with your code (the reference solution takes about 13 lines).")

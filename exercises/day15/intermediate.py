@@ -29,8 +29,12 @@ def lstm_cell(x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], W_ih: t
         W_ih: (4H, I) input-to-hidden weights, gate blocks i, f, g, o.
         W_hh: (4H, H) hidden-to-hidden weights, same blocks.
         b_ih, b_hh: (4H,) biases; either may be None (that bias is left out).
+        Any of B, I, H may be 1. The inputs (``x``, ``h``, ``c``, the weights) are not modified.
     Returns:
         (h_next, c_next): a tuple of two (B, H) tensors, dtype and device of ``x``.
+        Gradients flow back through both to every input tensor and weight (build them with
+        torch operations only: no ``.detach()``, ``.data``, ``.item()``, NumPy or
+        ``torch.no_grad()``).
     """
     raise NotImplementedError("lstm_cell (day15 intermediate): not yet attempted. Replace this line with your code (the reference solution takes about 10 lines).")
 
@@ -48,9 +52,11 @@ def final_hidden(rnn: nn.RNN | nn.GRU | nn.LSTM, sequences: list[torch.Tensor]) 
         rnn: a unidirectional ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` with any ``num_layers``,
             ``batch_first`` True or False, on the device and dtype of the sequences.
         sequences: a list of B tensors, sequence b of shape (L_b, I), lengths L_b >= 1 in
-            any order.
+            any order. Any of B, I, H, L_b and ``num_layers`` may be 1.
     Returns:
         (B, H): the final hidden state of the last layer, one row per sequence, in the
-        order of ``sequences``, on their device and dtype.
+        order of ``sequences``, on their device and dtype. Gradients flow back through it to
+        every sequence and to the rnn's parameters (no ``.detach()``, ``.data`` or
+        ``torch.no_grad()``).
     """
     raise NotImplementedError("final_hidden (day15 intermediate): not yet attempted. Replace this line with your code (the reference solution takes about 7 lines).")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from solutions.checking import expect_close, fail
+from solutions.checking import expect_close, fail, naming_the_case
 
 F64, F32 = torch.float64, torch.float32
 F32_VALUES = {"atol": 1e-5, "rtol": 1e-4}
@@ -24,6 +24,8 @@ WEIGHT_DIMS = {"W_ih": {"hidden unit": 0, "input feature": 1}, "W_hh": {"hidden 
 CELL_GRAD_DIMS = {"x": {"batch row": 0, "input feature": 1}, "h": CELL_DIMS, **WEIGHT_DIMS}
 SEQ_GRAD_DIMS = {"x": {"time step": 0, "batch row": 1, "input feature": 2}, "h0": H_N_DIMS, **WEIGHT_DIMS}
 SEQ_GRAD_DIMS_BATCH_FIRST = {**SEQ_GRAD_DIMS, "x": {"batch row": 0, "time step": 1, "input feature": 2}}
+SIZE_ONE_HINT = ("keep every dimension even when it has size 1: no .squeeze(), no indexing that drops a dimension "
+                 "of size 1, no shapes read from a squeezed tensor")
 GRAD_HINT = ("build the result from the inputs with torch operations only: no .detach(), .data, .item(), NumPy, "
              "torch.no_grad() or in-place writes into a preallocated tensor")
 
@@ -107,6 +109,22 @@ def test_rnn_cell_gradients(submission, reference, device):
 
 
 @pytest.mark.grade("rnn_cell", points=1)
+def test_rnn_cell_size_one_dimensions(submission, reference, device):
+    for B, I, H in ((1, 3, 4), (3, 1, 4), (3, 4, 1), (1, 1, 1)):
+        x = torch.randn(B, I, dtype=F64, device=device)
+        h = torch.randn(B, H, dtype=F64, device=device)
+        args = (x, h, *_weights(I, H, device))
+        weight = torch.randn(B, H, dtype=F64, device=device)
+        got_in, exp_in = _copies(args, requires_grad=True), _copies(args, requires_grad=True)
+        label = f"rnn_cell with B={B}, I={I}, H={H}"
+        expected = reference.rnn_cell(*exp_in)
+        with naming_the_case(label, SIZE_ONE_HINT):
+            got = submission.rnn_cell(*got_in)
+        expect_close(label, got, expected, dims=CELL_DIMS, hint=SIZE_ONE_HINT)
+        _expect_grads(label, ["x", "h", *WEIGHT_NAMES], got_in, got, exp_in, expected, weight, CELL_GRAD_DIMS)
+
+
+@pytest.mark.grade("rnn_cell", points=1)
 def test_rnn_cell_leaves_its_inputs_unchanged(submission, reference, device):
     x = torch.randn(2, 3, dtype=F64, device=device)
     h = torch.randn(2, 4, dtype=F64, device=device)
@@ -128,13 +146,14 @@ def _forward_args(T, B, I, H, device, dtype=F64, bias=True, h0=True, batch_first
     return (x, h_0, *_weights(I, H, device, dtype=dtype, bias=bias))
 
 
-def _expect_forward(label, got, expected, batch_first=False, **tol):
+def _expect_forward(label, got, expected, batch_first=False, hint=None, **tol):
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         fail(f"{label}: expected a tuple (output, h_n), got {type(got).__name__}.", "return output, h_n")
     expect_close(f"{label}: output", got[0], expected[0], dims=SEQ_DIMS_BATCH_FIRST if batch_first else SEQ_DIMS,
-                 **tol)
+                 hint=hint, **tol)
     expect_close(f"{label}: h_n", got[1], expected[1], dims=H_N_DIMS,
-                 hint="h_n is the state after the last step, shape (1, B, H) whatever batch_first says", **tol)
+                 hint="h_n is the state after the last step, shape (1, B, H) whatever batch_first says"
+                      + (f"; {hint}" if hint else ""), **tol)
 
 
 @pytest.mark.grade("rnn_forward", points=3)
@@ -160,13 +179,20 @@ def test_rnn_forward_h0_none_without_bias(submission, reference, device):
                         reference.rnn_forward(*_copies(args), batch_first=batch_first), batch_first=batch_first)
 
 
-@pytest.mark.grade("rnn_forward", points=1)
-def test_rnn_forward_one_step_batch_of_one(submission, reference, device):
-    for batch_first in (False, True):
-        args = _forward_args(1, 1, 3, 3, device, batch_first=batch_first)
-        _expect_forward(f"rnn_forward with T=1, B=1, batch_first={batch_first}",
-                        submission.rnn_forward(*_copies(args), batch_first=batch_first),
-                        reference.rnn_forward(*_copies(args), batch_first=batch_first), batch_first=batch_first)
+@pytest.mark.grade("rnn_forward", points=2)
+def test_rnn_forward_size_one_dimensions(submission, reference, device):
+    for T, B, I, H, batch_first in ((1, 1, 3, 3, False), (1, 1, 3, 3, True), (4, 2, 1, 3, False), (4, 2, 3, 1, True),
+                                    (1, 1, 1, 1, False), (3, 1, 1, 1, True)):
+        args = _forward_args(T, B, I, H, device, batch_first=batch_first)
+        label = f"rnn_forward with T={T}, B={B}, I={I}, H={H}, batch_first={batch_first}"
+        got_in, exp_in = _copies(args, requires_grad=True), _copies(args, requires_grad=True)
+        expected = reference.rnn_forward(*exp_in, batch_first=batch_first)
+        with naming_the_case(label, SIZE_ONE_HINT):
+            got = submission.rnn_forward(*got_in, batch_first=batch_first)
+        _expect_forward(label, got, expected, batch_first=batch_first, hint=SIZE_ONE_HINT)
+        weight = torch.randn(expected[0].numel(), dtype=F64, device=device)
+        _expect_grads(label, ["x", "h0", *WEIGHT_NAMES], got_in, got[0].flatten(), exp_in, expected[0].flatten(),
+                      weight, SEQ_GRAD_DIMS_BATCH_FIRST if batch_first else SEQ_GRAD_DIMS)
 
 
 @pytest.mark.grade("rnn_forward", points=2)

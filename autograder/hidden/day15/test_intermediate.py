@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from solutions.checking import LSTM_GATES, expect_close, expect_type, fail
+from solutions.checking import LSTM_GATES, expect_close, expect_type, fail, naming_the_case
 
 F64, F32 = torch.float64, torch.float32
 F32_VALUES = {"atol": 1e-5, "rtol": 1e-4}
@@ -23,6 +23,8 @@ GATE_HINT = ("pre-activations x @ W_ih.T + b_ih + h @ W_hh.T + b_hh, split into 
              "i, f, g, o; sigmoid for i, f, o and tanh for g; c_next = f * c + i * g, h_next = o * tanh(c_next)")
 GRAD_HINT = ("build the result from the inputs with torch operations only: no .detach(), .data, .item(), NumPy, "
              "torch.no_grad() or in-place writes")
+SIZE_ONE_HINT = ("keep every dimension even when it has size 1: no .squeeze(), no indexing that drops a dimension "
+                 "of size 1")
 PACK_HINT = ("pad, then pack with the true lengths (a CPU int64 tensor, even when the data is on the GPU) and "
              "enforce_sorted=False, run the module once, and take the last layer of h_n (h_n[0] of an LSTM's "
              "(h_n, c_n)); PyTorch returns h_n in the input order")
@@ -62,10 +64,10 @@ def _state(label, got):
     return got
 
 
-def _expect_state(label, got, expected, **tol):
+def _expect_state(label, got, expected, hint=GATE_HINT, **tol):
     h, c = _state(label, got)
-    expect_close(f"{label}: c_next", c, expected[1], dims=CELL_DIMS, hint=GATE_HINT, **tol)
-    expect_close(f"{label}: h_next", h, expected[0], dims=CELL_DIMS, hint=GATE_HINT, **tol)
+    expect_close(f"{label}: c_next", c, expected[1], dims=CELL_DIMS, hint=hint, **tol)
+    expect_close(f"{label}: h_next", h, expected[0], dims=CELL_DIMS, hint=hint, **tol)
 
 
 @pytest.mark.grade("lstm_cell", points=3)
@@ -90,22 +92,34 @@ def test_lstm_cell_float32_batch_of_one(submission, reference, device):
                   tuple(e.to(F32) for e in expected), **F32_VALUES)
 
 
-@pytest.mark.grade("lstm_cell", points=3)
-def test_lstm_cell_gradients(submission, reference, device):
-    args = _lstm_args(4, 3, 5, device)
-    w_h = torch.randn(4, 5, dtype=F64, device=device)
-    w_c = torch.randn(4, 5, dtype=F64, device=device)
+def _check_lstm_gradients(submission, reference, B, I, H, device, label="lstm_cell", hint=GATE_HINT):
+    args = _lstm_args(B, I, H, device)
+    w_h = torch.randn(B, H, dtype=F64, device=device)
+    w_c = torch.randn(B, H, dtype=F64, device=device)
     got_in, exp_in = _copies(args, requires_grad=True), _copies(args, requires_grad=True)
-    got = _state("lstm_cell", _call_lstm(submission.lstm_cell, got_in))
     expected = _call_lstm(reference.lstm_cell, exp_in)
-    _expect_state("lstm_cell", got, expected)
+    with naming_the_case(label, hint):
+        got = _state(label, _call_lstm(submission.lstm_cell, got_in))
+    _expect_state(label, got, expected, hint=hint)
     got_grads = torch.autograd.grad((got[0] * w_h).sum() + (got[1] * w_c).sum(), got_in, allow_unused=True)
     exp_grads = torch.autograd.grad((expected[0] * w_h).sum() + (expected[1] * w_c).sum(), exp_in)
     for name, g, e in zip(["x", "h", "c", *WEIGHT_NAMES], got_grads, exp_grads):
         if g is None:
-            fail(f"lstm_cell: no gradient reaches {name}.", GRAD_HINT)
+            fail(f"{label}: no gradient reaches {name}.", GRAD_HINT)
         where = {"gates": LSTM_GATES, "gate_dim": 0} if name in WEIGHT_NAMES else {"dims": CELL_DIMS}
-        expect_close(f"lstm_cell, gradient with respect to {name}", g, e, hint=GATE_HINT + "; " + GRAD_HINT, **where)
+        expect_close(f"{label}, gradient with respect to {name}", g, e, hint=hint + "; " + GRAD_HINT, **where)
+
+
+@pytest.mark.grade("lstm_cell", points=3)
+def test_lstm_cell_gradients(submission, reference, device):
+    _check_lstm_gradients(submission, reference, 4, 3, 5, device)
+
+
+@pytest.mark.grade("lstm_cell", points=1)
+def test_lstm_cell_size_one_dimensions(submission, reference, device):
+    for B, I, H in ((1, 3, 2), (3, 1, 2), (3, 2, 1), (1, 1, 1)):
+        _check_lstm_gradients(submission, reference, B, I, H, device, label=f"lstm_cell with B={B}, I={I}, H={H}",
+                              hint=SIZE_ONE_HINT + "; " + GATE_HINT)
 
 
 @pytest.mark.grade("lstm_cell", points=1)
@@ -127,10 +141,11 @@ def _sequences(lengths, I, device, dtype=F64):
     return [torch.randn(n, I, dtype=dtype, device=device) for n in lengths]
 
 
-def _expect_final(label, submission, reference, rnn, sequences, **tol):
+def _expect_final(label, submission, reference, rnn, sequences, hint=PACK_HINT, **tol):
     expected = reference.final_hidden(copy.deepcopy(rnn), _copies(sequences))
-    got = submission.final_hidden(rnn, _copies(sequences))
-    expect_close(label, got, expected, dims=FINAL_DIMS, hint=PACK_HINT, **tol)
+    with naming_the_case(label, hint):
+        got = submission.final_hidden(rnn, _copies(sequences))
+    expect_close(label, got, expected, dims=FINAL_DIMS, hint=hint, **tol)
 
 
 @pytest.mark.grade("final_hidden", points=3)
@@ -154,6 +169,16 @@ def test_final_hidden_rnn_edge_cases(submission, reference, device):
     _expect_final("nn.RNN, every sequence of length 1", submission, reference, rnn, _sequences([1, 1, 1], 2, device))
     rnn_bf = nn.RNN(2, 3, batch_first=True, device=device, dtype=F64)
     _expect_final("batch_first nn.RNN, lengths [1, 4]", submission, reference, rnn_bf, _sequences([1, 4], 2, device))
+
+
+@pytest.mark.grade("final_hidden", points=1)
+def test_final_hidden_size_one_dimensions(submission, reference, device):
+    for cls, I, H, layers, lengths, batch_first in ((nn.LSTM, 1, 3, 1, [4, 2], False), (nn.GRU, 2, 1, 2, [3, 1, 2], True),
+                                                     (nn.RNN, 1, 1, 1, [1], False), (nn.LSTM, 1, 1, 2, [2, 3], True)):
+        rnn = cls(I, H, num_layers=layers, batch_first=batch_first, device=device, dtype=F64)
+        _expect_final(f"final_hidden, {cls.__name__}, I={I}, H={H}, {layers} layer(s), lengths {lengths}, "
+                      f"batch_first={batch_first}", submission, reference, rnn, _sequences(lengths, I, device),
+                      hint=SIZE_ONE_HINT + "; " + PACK_HINT)
 
 
 @pytest.mark.grade("final_hidden", points=2)
