@@ -330,3 +330,58 @@ def test_public_checks_fail_classic_mistakes_with_a_hint(tmp_path, mistake):
     rows = {r.exercise: r for r in selfcheck.check_day(_tree(tmp_path, replace), "day15")}
     assert rows[exercise].status == "failed", rows[exercise].message
     assert "Hint:" in rows[exercise].message
+
+
+# ---------------------------------------------------------------------------------------------
+# The hidden suites against wrong-per-docstring code: each wrong variant fails the hidden test
+# named for it (with the words that say why), and the reference passes that same test.
+# ---------------------------------------------------------------------------------------------
+
+import importlib  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+HIDDEN = {level: importlib.import_module(f"autograder.hidden.day15.test_{level}") for level in ("basic", "intermediate")}
+
+
+def _run_hidden(level, test_name, name, fn):
+    """Run one hidden test in-process on ``fn`` as the submission's ``name``: None if it passes, else the failure."""
+    torch.manual_seed(1234)
+    try:
+        getattr(HIDDEN[level], test_name)(submission=SimpleNamespace(**{name: fn}), reference=ref,
+                                          device=torch.device("cpu"))
+    except Exception as exc:  # noqa: BLE001 - any failure counts: a check's message or the wrong code's crash
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _variant(level, name, old, new):
+    """The reference ``name`` with one edit of its source."""
+    source = (SOLUTIONS / "day15" / f"{level}.py").read_text()
+    assert old in source
+    namespace = {}
+    exec(compile(source.replace(old, new), f"<{name} variant>", "exec"), namespace)
+    return namespace[name]
+
+
+SIZE_ONE_MISTAKES = {
+    # key: (level, hidden test, function, wrong code, words of the failure)
+    "rnn_cell_squeezes_W_ih": ("basic", "test_rnn_cell_size_one_dimensions", "rnn_cell",
+                               _variant("basic", "rnn_cell", "pre = x @ W_ih.T", "pre = x @ W_ih.squeeze().T"), "I=1"),
+    "rnn_forward_H_from_a_squeezed_W_hh": ("basic", "test_rnn_forward_size_one_dimensions", "rnn_forward",
+                                           _variant("basic", "rnn_forward", "H = W_hh.shape[0]",
+                                                    "H = len(W_hh.squeeze())"), "H=1"),
+    "lstm_cell_H_from_a_squeezed_h": ("intermediate", "test_lstm_cell_size_one_dimensions", "lstm_cell",
+                                      _variant("intermediate", "lstm_cell", "i, f, g, o = gates.chunk(4, dim=1)",
+                                               "i, f, g, o = gates.split(h.squeeze().shape[-1], dim=1)"), "H=1"),
+    "final_hidden_squeezes_the_units": ("intermediate", "test_final_hidden_size_one_dimensions", "final_hidden",
+                                        _variant("intermediate", "final_hidden", "return h_n[-1]",
+                                                 "return h_n.squeeze(-1)[-1]"), "H=1"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(SIZE_ONE_MISTAKES))
+def test_hidden_tests_catch_code_that_breaks_on_a_size_one_dimension(key):
+    level, test_name, name, fn, words = SIZE_ONE_MISTAKES[key]
+    failure = _run_hidden(level, test_name, name, fn)
+    assert failure is not None and words in failure, failure
+    assert _run_hidden(level, test_name, name, getattr(ref, name)) is None
