@@ -253,6 +253,7 @@ def _feedback(out: Path, student: str) -> str:
     return (out / student / report.FEEDBACK).read_text()
 
 
+@pytest.mark.slow
 @linux_with_namespaces
 def test_a_key_left_by_one_student_is_not_read_by_the_next(tmp_path):
     cls = tmp_path / "class"
@@ -266,6 +267,7 @@ def test_a_key_left_by_one_student_is_not_read_by_the_next(tmp_path):
     assert "payload" not in reader and "keyring report: read -4: b'' errno 1; read -3: b'' errno 1" in reader, reader
 
 
+@pytest.mark.slow
 @linux_with_namespaces
 def test_unsafe_grading_says_so_in_the_terminal_the_summary_and_each_result(tmp_path):
     cls = tmp_path / "class"

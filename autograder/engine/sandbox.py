@@ -44,6 +44,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import resource
 import struct
 import sys
@@ -241,7 +242,7 @@ def _mount_options() -> dict[str, tuple[str, int]]:
         for line in f:
             left, _, right = line.partition(" - ")
             fields = left.split()
-            point = fields[4].encode().decode("unicode_escape")
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])   # (no codec to load)
             opts = fields[5].split(",")
             flags = (MS_NOSUID if "nosuid" in opts else 0) | (MS_NODEV if "nodev" in opts else 0) | \
                     (MS_NOEXEC if "noexec" in opts else 0)
