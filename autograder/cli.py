@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--force", action="store_true", help="regrade every student, even unchanged ones")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
-                   help="run student code without the sandbox (when not root); it can then read everything "
-                        "you can: only for code you trust")
+                   help="run student code without the sandbox (where it cannot be set up; the error says why); it can "
+                        "then read and change everything you can, and every result says so: "
+                        "only for code you trust")
     g.add_argument("--demo-root", type=Path, default=KIT / "build" / "demo_class", help=argparse.SUPPRESS)
     g.add_argument("--demo-student", type=Path, help=argparse.SUPPRESS)   # (tests: see _demo_target)
     args = parser.parse_args(argv)
