@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from autograder.engine import extract, protocol, report
-from autograder.engine.runner import Row, explain
+from autograder.engine.runner import Row, explain, merge_devices
 
 KIT = Path(__file__).resolve().parents[1]
 REF15 = (KIT / "solutions" / "day15" / "basic.py").read_text()
@@ -251,15 +251,14 @@ def rows():
 
 
 def test_results_count_what_ran_and_feedback_reads_well(tmp_path):
-    data = report.results("ann", rows(), ["day15: graded basic.py"], ["cpu"], "GPU: not run (no CUDA).")
+    data = report.results("ann", merge_devices(rows()), ["day15: graded basic.py"], ["cpu"], "GPU: not run (no CUDA).")
     assert (data["score"], data["max_score"]) == (2, 5)
-    assert [t["name"] for t in data["tests"]] == ["day15 rnn_cell: random [cpu]", "day15 rnn_cell: random [cuda]",
-                                                  "day15 rnn_forward: seq [cpu]"]
+    assert [t["name"] for t in data["tests"]] == ["day15 rnn_cell: random", "day15 rnn_forward: seq"]
     text = report.feedback(data)
     assert "## day15 basic: rnn_cell (2 / 2 points)" in text and "  > output: 2 of 8 values differ." in text
     assert "GPU: not run" in text and "graded basic.py" in text
     (tmp_path / "ann").mkdir()
     report.write_atomic(tmp_path / "ann" / "results.json", report.results_json(data))
     assert report.gradebook(tmp_path) == \
-        "student,day15 rnn_cell,day15 rnn_forward,total,max\nann,2,0,2,5\n"
+        "student,day15 rnn_cell,day15 rnn_forward,total,max,devices\nann,2,0,2,5,cpu\n"
     assert [p.name for p in (tmp_path / "ann").iterdir()] == ["results.json"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import hashlib
 import json
 import os
@@ -370,10 +371,30 @@ class StudentCode:
 
 
 def _release(kit: Path, day: str, level: str, names) -> dict | None:
-    path = kit / "exercises" / day / f"{level}.py"
+    """The catalogue functions of the release's ``<level>.py``: the stubs ``autograder.build`` generates
+    from ``solutions/``, never the file in ``exercises/`` (a TA's working copy, maybe filled in: compared
+    with it, a student's untouched stub would look attempted and their filled notebook would not)."""
+    stub = release_text(kit, day, level)
+    return None if stub is None else catalogue_defs(stub, names)
+
+
+def release_text(kit: Path, day: str, level: str) -> str | None:
+    """The release's ``<day>/<level>.py`` as ``autograder.build`` generates it from ``kit/solutions``."""
+    path = kit / "solutions" / day / f"{level}.py"
     try:
-        return catalogue_defs(path.read_text(encoding="utf-8"), names)
+        solution = path.read_bytes()
     except OSError:
+        return None
+    return _release_stub(str(path), hashlib.sha256(solution).hexdigest(), day, level)
+
+
+@functools.lru_cache(maxsize=32)
+def _release_stub(path: str, solution_sha256: str, day: str, level: str) -> str | None:
+    """Stub text of one level, generated once per content of its solution file (the hash is the key)."""
+    from autograder import build
+    try:
+        return build.read_level(day, level, Path(path)).stub_text
+    except (build.BuildError, OSError, SyntaxError, ValueError):
         return None
 
 
@@ -384,7 +405,7 @@ def _public_files(kit: Path, day: str) -> dict[str, str]:
                              ("misuse.py", [kit / "exercises" / day / "misuse.py", kit / "solutions" / "misuse.py"]),
                              ("public_tests.py", [kit / "exercises" / day / "public_tests.py",
                                                   kit / "solutions" / day / "public_tests.py"])):
-        for path in candidates:
+        for path in reversed(candidates):   # the release's source first: exercises/ may be a TA's working copy
             if path.is_file():
                 out[name] = path.read_text(encoding="utf-8")
                 break

@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import select
 import signal
 import site
@@ -141,6 +142,25 @@ def _hash_tree(h, root: Path) -> None:
     for path in sorted(root.rglob("*.py")):
         if "__pycache__" not in path.parts:
             h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def resume_inputs(kit: Path, suites: Path, scope, *, devices: list[str], timeout: float, memory_mb: int,
+                  cpu_s: int, sandbox: bool) -> str:
+    """Digest of everything a grade depends on besides the student's files (with their hash: the resume
+    key): the hidden suites, the references, the release (the stubs ``autograder.build`` generates, which
+    decide what counts as untouched), the kit's code and version, the Python and torch versions, and
+    every option that can change a result.  JOBS is left out on purpose: any JOBS writes the same files."""
+    h = hashlib.sha256(json.dumps({
+        "engine": ENGINE_VERSION, "python": platform.python_version(), "torch": torch.__version__,
+        "devices": list(devices), "timeout": timeout, "memory_mb": memory_mb, "cpu_s": cpu_s,
+        "sandbox": sandbox, "scope": [list(s) for s in scope]}, sort_keys=True).encode())
+    for part in (suites, kit / "solutions", kit / "autograder", kit / "pyproject.toml"):
+        if part.exists():      # (autograder/: engine, fingerprints, catalogue, loading, build, textsafe ...)
+            h.update(f"\0{part.relative_to(kit) if part.is_relative_to(kit) else part}\0".encode())
+            _hash_tree(h, part)
+    for day, level in scope:
+        h.update(f"\0release {day}/{level}\0{extract.release_text(kit, day, level)}".encode())
+    return h.hexdigest()
 
 
 class _Lock:
@@ -279,11 +299,8 @@ class Engine:
                        hide=hide, keep=_python_paths(KIT))
         # The resume key: a changed submission, suite, reference or engine means regrade.
         h = hashlib.sha256(json.dumps([ENGINE_VERSION, devices, timeout, memory_mb, tgt.scope]).encode())
-        for part in (suites, KIT / "solutions", KIT / "autograder" / "engine", KIT / "autograder" / "catalogue.py",
-                     KIT / "autograder" / "fingerprints",
-                     KIT / "autograder" / "loading.py"):
-            if part.exists():
-                _hash_tree(h, part)
+        h.update(resume_inputs(KIT, suites, tgt.scope, devices=devices, timeout=timeout, memory_mb=memory_mb,
+                               cpu_s=opts.cpu_s, sandbox=self.sandbox).encode())
         suite_hash = h.hexdigest()
         summary, todo = Summary(), []
         if tgt.kind == "class":   # said, never dropped silently (a symbolic link is not followed)
