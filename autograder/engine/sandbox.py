@@ -224,7 +224,8 @@ def explain(err: int, what: str) -> str:
                 f"for {os.path.realpath(sys.executable)}, or grade as root")
     if err == errno.ENOSPC:
         limit = sysctl("user.max_user_namespaces")
-        return (f"the limit on user namespaces is reached (user.max_user_namespaces={limit}) {seen}. Remedy: raise it with sudo sysctl -w user.max_user_namespaces=15000")
+        return (f"the limit on user namespaces is reached (user.max_user_namespaces={limit}) {seen}. "
+                "Remedy: raise it with sudo sysctl -w user.max_user_namespaces=15000")
     if "proc" in what and err == errno.EPERM:
         return (f"a fresh /proc cannot be mounted {seen}: the container hides parts of /proc (Docker's masked "
                 "paths). Remedy: run the container with --security-opt systempaths=unconfined, or grade as root")
