@@ -422,3 +422,16 @@ def test_reserved_names_are_what_the_cli_writes():
         assert outputs.is_reserved(name), name
     for name in ("alice", "gradebook", "summary.png.bak", "student_gradebook.csv"):
         assert not outputs.is_reserved(name), name
+
+
+def test_a_class_in_nbgrader_layout_gets_the_same_folders_on_every_run():
+    from types import SimpleNamespace
+    students = [SimpleNamespace(name=n, notes=[]) for n in
+                ("gradebook.csv", ".lock", "student_gradebook.csv", "alice", "Summary.PNG")]
+    outputs.assign_folders(students)
+    assert [s.name for s in students] == ["student_gradebook.csv_2", "student_lock", "student_gradebook.csv",
+                                          "alice", "student_Summary.PNG"]
+    assert [len(s.notes) for s in students] == [1, 1, 0, 0, 1]
+    outputs.assign_folders(students)              # (a staged class is already safe: nothing moves again)
+    assert [s.name for s in students][:2] == ["student_gradebook.csv_2", "student_lock"]
+    assert [len(s.notes) for s in students] == [1, 1, 0, 0, 1]

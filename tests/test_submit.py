@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import build, demo, submit
+from autograder import build, demo, outputs, submit
 
 KIT = Path(__file__).resolve().parents[1]
 REF15 = (KIT / "solutions" / "day15" / "basic.py").read_bytes()
@@ -277,3 +277,35 @@ def test_grading_the_same_download_again_regrades_nobody(graded):
     assert third.returncode == 0, third.stderr[-3000:]
     assert f"graded 1 student(s), {len(EXPECTED)} unchanged" in third.stdout
     assert len(list((graded["out"] / ".staging").iterdir())) == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# The output folder: students named like the files the CLI writes
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.slow     # (two runs of the CLI: about a minute on 2 busy cores)
+def test_students_named_like_the_clis_own_files_are_graded_and_every_rerun_completes(tmp_path):
+    """Student folders share --out with gradebook.csv, summary*.png, .lock ...: a student named like one
+    of them is graded in another folder, and nothing the CLI writes is ever anything but the list."""
+    submitted = tmp_path / "class" / "submitted"
+    for name in ("summary_mistakes.png", "gradebook.csv", "Summary.TXT", ".lock", "alice"):
+        (submitted / name / "day15").mkdir(parents=True)
+        (submitted / name / "day15" / "basic.py").write_bytes(REF15)
+    out = tmp_path / "grades"
+    runs = [grade_cli(submitted, out) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "graded 0 student(s), 4 unchanged" in runs[1].stdout          # the rerun finds its results
+    folders = {p.parent.name for p in out.glob("*/results.json")}
+    assert folders == {"alice", "student_summary_mistakes.png", "student_gradebook.csv", "student_Summary.TXT"}
+    top = {p.name for p in out.iterdir()} - folders
+    assert top <= set(outputs.CLASS_OUTPUTS), f"the CLI wrote {top - set(outputs.CLASS_OUTPUTS)}: add it to outputs"
+    assert {outputs.GRADEBOOK, outputs.SUMMARY_TEXT, outputs.SUMMARY_PLOT, outputs.MISTAKES_PLOT} <= top
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name], "a temporary file was left behind"
+    rows = (out / outputs.GRADEBOOK).read_text().splitlines()[1:]
+    assert sorted(row.split(",")[0] for row in rows) == sorted(folders)
+    data = json.loads((out / "student_gradebook.csv" / "results.json").read_text())
+    basic = [t for t in data["tests"] if t["level"] == "basic"]
+    assert basic and all(t["status"] == "passed" for t in basic)
+    assert data["score"] == json.loads((out / "alice" / "results.json").read_text())["score"] > 0
+    assert any("'gradebook.csv' is the name of a file the grader writes" in n for n in data["notes"])
