@@ -906,7 +906,15 @@ def test_a_class_of_200_with_a_fifth_hostile(host, tmp_path):
               "stub": STUB15}
     hostile = {"raises": eg.HOSTILE["raises"], "evil": eg.HOSTILE["evil"], "exits": eg.HOSTILE["exits"],
                "flood": eg.HOSTILE["flood"], "syntax": eg.HOSTILE["syntax"], "loop": eg.HOSTILE["loop"],
-               "memory": eg.HOSTILE["memory"], "forkbomb": eg.HOSTILE["forkbomb"]}
+               "memory": eg.HOSTILE["memory"], "forkbomb": eg.HOSTILE["forkbomb"],
+               # issue 11: an input inflated in place, 10 000 invented type names, escape sequences, a
+               # file nested too deep for the grader's parser
+               "inflate": with_rnn_cell("out = _ref_rnn_cell(x, h, W_ih, W_hh, b_ih, b_hh)\n"
+                                        "x.data = torch.zeros(300000, x.shape[1], dtype=x.dtype)\nreturn out"),
+               "names": with_rnn_cell("return [type(f'T{i}', (), {})() for i in range(10000)]"),
+               "escapes": with_rnn_cell("raise ValueError('\\x1b[2K\\r64/64 full marks\\x1b]0;pwned\\x07\\u202e')"),
+               "deep": REF15.replace("def rnn_cell(", "def rnn_cell(*a):\n    return " + "+".join(["1"] * 2500)
+                                     + "\n\n\ndef _unused(", 1)}
     alone = tmp_path / "alone"
     for kind, src in honest.items():
         put(alone / "submitted" / kind / "day15" / "basic.py", src)
@@ -953,6 +961,8 @@ def test_a_class_of_200_with_a_fifth_hostile(host, tmp_path):
             assert data["score"] == data["max_score"] > 0, (student, kind)
         else:
             assert data["score"] < data["max_score"], (student, kind)
+        if kind == "escapes":
+            assert "\x1b" not in json.dumps(data, ensure_ascii=False).replace("\\u001b", "\x1b"), student
     # bounded: the engine and all its processes, whatever the class size (2 graders, 2 workers)
     assert peak[0] < base + (1536 << 20), (base >> 20, peak[0] >> 20)
     assert seconds < 150, seconds
