@@ -158,6 +158,30 @@ def test_tbptt_train_equals_a_written_out_loop(device, module_cls, clip):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("max_norm,total", [(4.0, 3.0), (0.25, 0.4), (2.0, 2.0 * (1 - 1e-3)), (2.0, 2.0 * (1 + 1e-3)),
+                                            (1.0, 1.0 - 5e-7)])
+def test_clip_grad_norm_equals_torch_around_the_threshold(device, max_norm, total):
+    grads = [torch.randn(shape, dtype=F64, device=device) for shape in [(3, 2), (2,), (1, 1)]]
+    scale = total / float(torch.sqrt(sum((g ** 2).sum() for g in grads)))
+    ours, theirs = [], []
+    for g in grads:
+        for leaves in (ours, theirs):
+            p = torch.zeros_like(g, requires_grad=True)
+            p.grad = g * scale
+            leaves.append(p)
+    close(ref.clip_grad_norm((p for p in ours), max_norm), torch.nn.utils.clip_grad_norm_(theirs, max_norm))
+    for p, q in zip(ours, theirs):
+        close(p.grad, q.grad)
+
+
+def test_clip_grad_norm_of_nothing_is_torchs_zero():
+    for parameters in ([], [torch.zeros(2, requires_grad=True)]):
+        got, expected = ref.clip_grad_norm(iter(parameters), 1.0), torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        assert type(got) is torch.Tensor and got.dim() == 0
+        assert (got.dtype, got.device, float(got)) == (expected.dtype, expected.device, float(expected))
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case", ["active", "inactive", "missing_grads_generator", "single_tensor", "float32",
                                   "no_grads_at_all"])
 def test_clip_grad_norm_equals_torch(device, case):
@@ -794,3 +818,20 @@ def test_hidden_tests_catch_wrong_code_and_accept_right_forms(key):
     else:
         assert failure is not None and words in failure, failure
         assert _run_hidden(level, test_name, name, getattr(ref, name)) is None
+
+
+def test_the_honest_bptt_never_reads_as_autograd_in_any_form():
+    from autograder.engine.extract import notebook_code
+    from autograder.hidden.autograd_use import autograd_use
+    from autograder import build
+    assert autograd_use(BASIC_SOURCE, "bptt") is None
+    solution_tree = build.build_files(release=False)
+    notebook = notebook_code(solution_tree[Path("day16") / "day16_basic.ipynb"], "day16_basic.ipynb",
+                             ["bptt", "train_step"])
+    assert "def bptt(" in notebook.source and autograd_use(notebook.source, "bptt") is None
+    assert autograd_use(solution_tree[Path("day16") / "basic.py"], "bptt") is None
+
+
+def test_public_checks_catch_a_squared_norm_comparison(public):
+    status, message = public.run_public_checks("clip_grad_norm", _clip_comparing_squares)
+    assert status == "failed" and "not its square" in message, message

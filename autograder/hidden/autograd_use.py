@@ -123,11 +123,12 @@ def autograd_use(source: str, name: str) -> str | None:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+    findings = []
     for stmt in _reached(tree, name):
         for node in ast.walk(stmt):
             why = _finding(node)
             if why is not None:
-                code = ast.get_source_segment(source, node) or ""
-                code = " ".join(code.split())[:80]
-                return f"{why}: {code}"
-    return None
+                code = " ".join((ast.get_source_segment(source, node) or "").split())[:80]
+                findings.append(f"{why}: {code}")
+    # The most telling one first: the one that names autograd, if any.
+    return min(findings, key=lambda f: "autograd" not in f.split(":")[0], default=None)

@@ -329,6 +329,15 @@ def clip_skips_missing_gradients_and_takes_a_generator(clip_grad_norm):
 
 
 @public_check("clip_grad_norm")
+def clip_compares_the_norm_itself_with_max_norm(clip_grad_norm):
+    # Total norm 3 with max_norm 4 (its square, 9, is above 4) and 0.4 with max_norm 0.25 (its square is below).
+    for (shape, total), max_norm in ((((2, 3), 3.0), 4.0), (((5,), 0.4), 0.25)):
+        params, key_params = _grad_pair([(shape, total)], seed=172)
+        _check_clip(clip_grad_norm, params, key_params, max_norm,
+                    f"clip_grad_norm, total norm {total:g}, max_norm={max_norm:g} (compare the norm, not its square)")
+
+
+@public_check("clip_grad_norm")
 def clip_a_single_tensor(clip_grad_norm):
     params, key_params = _grad_pair([((5,), 2.5)], seed=171)
     expected = torch.nn.utils.clip_grad_norm_(key_params[0], 1.0)
