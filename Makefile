@@ -21,7 +21,7 @@ UNSAFE ?=
 
 COURSE ?= build/course
 
-.PHONY: help venv exercises check check-solutions test grade submit course clean
+.PHONY: help venv exercises check check-solutions test grade submit course clean mutants
 
 help:
 	@echo "make grade        grade the bundled demo class (or SUBMISSIONS=path) into $(OUT)/"
@@ -65,6 +65,10 @@ grade: $(STAMP)
 course: $(STAMP)
 	$(PY) -m autograder.course "$(COURSE)"
 	@echo "next: cd $(COURSE) && PATH=$(abspath $(VENV))/bin:\$$PATH nbgrader generate_assignment day15 (see README)"
+
+mutants: $(STAMP)   # mutation testing of solutions/ against the hidden suites: bench/mutants.md
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) bench/mutants.py run
 
 clean:
 	rm -rf $(OUT) build .pytest_cache
