@@ -169,8 +169,10 @@ def test_the_release_in_the_key_is_generated_from_the_solutions(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ real grading
 
-engine_only = pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0,
-                                 reason="the engine's sandbox needs root on Linux")
+def engine_only(test):
+    """A real grading run (a minute or more on 2 shared cores): slow, and it needs the sandbox."""
+    return pytest.mark.slow(pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0,
+                                               reason="the engine's sandbox needs root on Linux")(test))
 
 
 def _notebook(code: str) -> str:
