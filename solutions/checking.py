@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 # Whether a failed comparison shows the expected value.  The public checks (fixed, public inputs) do;
-# the hidden suites turn it off (autograder/hidden/conftest.py): their inputs are the same on every
+# the hidden suites turn it off (in their conftest, never shipped): their inputs are the same on every
 # run, so a resubmission could otherwise read the reference's values one element at a time.  Shapes,
 # dtypes, where it differs and the student's own value there are always shown.
 REVEAL_EXPECTED = True
