@@ -127,7 +127,7 @@ def mount_tmpfs():
     ret = libc.mount(b"tmpfs", b"/tmp", b"tmpfs", ctypes.c_ulong(0), None)
     return ctypes.get_errno() if ret else 0
 def unmount_cover():
-    ret = libc.umount2(SECRET.encode(), ctypes.c_int(2))
+    ret = libc.umount2(b"/tmp", ctypes.c_int(2))   # (MNT_DETACH; /tmp's cover hides the host's /tmp)
     return ctypes.get_errno() if ret else 0
 def write(path):
     with open(path, "w") as f:
@@ -136,10 +136,12 @@ REPORT = {
     "pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(),
     "cap_eff": status("CapEff"), "cap_prm": status("CapPrm"), "cap_bnd": status("CapBnd"),
     "no_new_privs": status("NoNewPrivs"), "seccomp": status("Seccomp"),
-    "secret_listing": os.listdir(SECRET), "secret_file": err_of(lambda: open(SECRET + "/answer.txt").read()),
+    "secret_listing": os.listdir(SECRET) if os.path.isdir(SECRET) else "absent",   # (absent: under /tmp's cover)
+    "secret_file": err_of(lambda: open(SECRET + "/answer.txt").read()),
     "write_root": err_of(lambda: write("/rnnkit-rootless-test")),
     "write_etc": err_of(lambda: write("/etc/rnnkit-test")),
     "write_tmp": err_of(lambda: write("/tmp/ok")), "add_key": add_key(),
+    "environ": err_of(lambda: open("/proc/self/environ", "rb").read()),
     "mount": mount_tmpfs(), "umount_cover": unmount_cover(),
     "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
 }
@@ -196,7 +198,8 @@ def test_a_rootless_worker_is_confined_like_a_root_one():
     assert (got["uid"], got["gid"]) == (INSIDE, INSIDE), "the slot's uid inside, as under root"
     assert int(got["cap_eff"], 16) == int(got["cap_prm"], 16) == int(got["cap_bnd"], 16) == 0, got
     assert got["no_new_privs"] == "1" and got["seccomp"] == "2", got
-    assert got["secret_listing"] == [] and got["secret_file"] == errno.ENOENT
+    assert got["secret_listing"] in ([], "absent") and got["secret_file"] == errno.ENOENT
+    assert got["environ"] == errno.EACCES, "its own /proc/self/environ (the grader's environment) is not readable"
     assert got["write_root"] == got["write_etc"] == errno.EROFS, "everything outside its tmpfs is read-only"
     assert got["write_tmp"] == 0
     assert got["add_key"] == errno.EPERM, "the keyring syscalls are denied"
