@@ -20,8 +20,9 @@ namespace and its death kills everything it started; the rest in the worker):
    /tmp; a fresh /proc that shows only the worker's processes; every other mount read-only
    (also /sys, so a rootless worker cannot write to the grader's own cgroup), checked after;
 3. :func:`limit` (rlimits) and :func:`drop_privileges`: the uid (root mode), every
-   capability (also the bounding set), ``no_new_privs`` (no setuid binary regains anything)
-   and a seccomp filter (:func:`deny_keyrings`).
+   capability (also the bounding set), not dumpable (its /proc files are root's),
+   ``no_new_privs`` (no setuid binary regains anything) and a seccomp filter
+   (:func:`deny_keyrings`).
 
 The keyring syscalls are the one kernel surface a worker reaches that no namespace separates:
 keys live per uid (all students of a slot share it under root; every worker shares the
