@@ -306,7 +306,3 @@ def test_the_class_summary_counts_the_mistakes(graded):
     summary.write_summary(graded["out"])
     assert (graded["out"] / "summary_mistakes.png").read_bytes() == first
 
-
-def test_grading_time(graded):
-    print(f"\n{len(graded['summary']['graded'])} students graded in {graded['seconds']:.1f} s")
-    assert graded["seconds"] < 240
