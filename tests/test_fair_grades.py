@@ -246,3 +246,17 @@ def test_an_unchanged_kit_resumes_and_a_new_kit_version_regrades(graded_class, t
     bumped = _grade(kit, student, out)
     assert "graded 1 student(s), 0 unchanged" in bumped.stdout, bumped.stdout
     assert (out / "nb" / report.STATE).read_text() != state
+
+
+# ------------------------------------------------------------------------------------------------ nbgrader cells
+
+def test_an_nbgrader_cell_counts_each_test_once_and_needs_every_device(monkeypatch):
+    """The hidden-test cell of a notebook scores on nbgrader's scale: never above the exercise's points,
+    and a test that fails on the second device (simulated: 'CUDA' present, every CUDA run fails) earns 0."""
+    from autograder import nbgrader_bridge
+    from autograder.loading import load_day
+    reference = {k: v for k, v in vars(load_day(KIT / "solutions", "day15")).items()}
+    full = build.hidden_points("day15")["rnn_cell"]
+    assert nbgrader_bridge.hidden_points("day15", "basic", "rnn_cell", reference) == full
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert nbgrader_bridge.hidden_points("day15", "basic", "rnn_cell", reference) == 0
