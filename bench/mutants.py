@@ -500,6 +500,18 @@ def run(only: list[str], label: str | None, sample: int | None) -> int:
     return 0
 
 
+def report_again() -> int:
+    """After editing bench/mutants_equivalent.toml: the same run, survivors and equivalents counted again."""
+    data = json.loads(REPORT_JSON.read_text(encoding="utf-8"))
+    data["exercises"], data["stale"] = summarize(data["mutants"], load_equivalent())
+    g, k, e, s = _rate(data["exercises"])
+    data["history"][-1].update(generated=g, killed=k, equivalent=e, surviving=s)
+    REPORT_JSON.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    REPORT_MD.write_text(render(data), encoding="utf-8")
+    print(f"{k} of {g - e} non-equivalent mutants killed; {s} surviving: {REPORT_MD.relative_to(ROOT)}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bench/mutants.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -508,6 +520,7 @@ def main(argv=None) -> int:
     p.add_argument("--label", help="name of this run in the history (e.g. before, after)")
     p.add_argument("--sample", type=int, default=None, metavar="N",
                    help="at most N mutants per exercise, the same ones every run (default: all)")
+    sub.add_parser("report", help="rewrite bench/mutants.md from bench/mutants.json and the equivalents file")
     p = sub.add_parser("serve", help=argparse.SUPPRESS)
     p.add_argument("socket")
     p = sub.add_parser("test", help=argparse.SUPPRESS)
@@ -519,6 +532,8 @@ def main(argv=None) -> int:
         return 0
     if args.command == "test":
         return client(args.day, args.level)
+    if args.command == "report":
+        return report_again()
     bad = [o for o in args.only if o.count("/") != 1 or o.split("/")[0] not in DAYS or o.split("/")[1] not in LEVELS]
     if bad:
         parser.error(f"--only {bad[0]}: expected DAY/LEVEL such as day15/basic")
