@@ -424,7 +424,7 @@ def render(data: dict) -> str:
     if data.get("skipped_levels"):
         out += [""] + [f"- skipped {x}" for x in data["skipped_levels"]]
     out += ["", "## Kill rate over time", "",
-            "| run | date | commit | scope | generated | killed | equivalent | surviving | kill rate |",
+            "| run | date | commit | scope | tested | killed | equivalent | surviving | kill rate |",
             "|---|---|---|---|---:|---:|---:|---:|---:|"]
     for h in data["history"]:
         out.append(f"| {h['label']} | {h['date']} | {h['commit']} | {h['scope']} | {h['generated']} | "
