@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder import build
 from autograder.engine import extract, protocol, report
 from autograder.engine.runner import Row, explain, merge_devices
 
@@ -90,11 +91,10 @@ STUB = REF15.split("### BEGIN SOLUTION")[0] + "    raise NotImplementedError\n"
 
 @pytest.fixture
 def kit(tmp_path) -> Path:
-    """A kit whose release exercises hold stubs of both day 15 basic functions."""
-    stub = ("import torch\n\ndef rnn_cell(x, h, W_ih, W_hh, b_ih=None, b_hh=None):\n    raise NotImplementedError\n\n"
-            "def rnn_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, batch_first=False):\n"
-            "    raise NotImplementedError\n")
-    write(tmp_path / "kit" / "exercises" / "day15" / "basic.py", stub)
+    """A kit with the day 15 basic references: the release is what autograder.build generates from them
+    (its exercises/ holds a TA's working copy, which never counts)."""
+    write(tmp_path / "kit" / "solutions" / "day15" / "basic.py", REF15)
+    write(tmp_path / "kit" / "exercises" / "day15" / "basic.py", REF15)
     write(tmp_path / "kit" / "solutions" / "checking.py", "# shipped\n")
     return tmp_path / "kit"
 
@@ -105,7 +105,7 @@ def grade_level(kit: Path, folder: Path):
 
 
 def test_of_two_forms_the_one_that_differs_from_the_release_is_graded(kit, tmp_path):
-    release = (kit / "exercises" / "day15" / "basic.py").read_text()
+    release = build.read_level("day15", "basic", kit / "solutions" / "day15" / "basic.py").stub_text
     day = tmp_path / "s" / "day15"
     write(day / "basic.py", release)
     write(day / "day15_basic.ipynb", nb(REF15))

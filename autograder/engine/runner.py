@@ -51,7 +51,8 @@ def merge_devices(rows: list[Row]) -> list[Row]:
         ran = [r for r in group if r.status != "not run"]
         bad = [r for r in ran if r.status != "passed"]
         first = bad[0] if bad else (ran or group)[0]
-        row = replace(first, nodeid=key, test=_without_device(first), key=key,
+        test = _without_device(first)
+        row = replace(first, nodeid=first.nodeid.split("[")[0] + test[len(test.split("[")[0]):], test=test, key=key,
                       devices=[r.device for r in ran], failed_on=[r.device for r in bad],
                       not_run_on=[r.device for r in group if r.status == "not run"])
         if bad and len(ran) > 1:
