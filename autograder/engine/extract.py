@@ -55,6 +55,12 @@ class Target:
     students: list[StudentRef]
     scope: list[tuple[str, str]]           # (day, level) graded, in teaching order
 
+    def __post_init__(self) -> None:
+        # A student's name is their output folder: never one the CLI writes for the class (a student
+        # named gradebook.csv would crash every run); see autograder.outputs.
+        from autograder.outputs import assign_folders
+        assign_folders(self.students)
+
 
 def _is_day(name: str) -> bool:
     return name in DAYS

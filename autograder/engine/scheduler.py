@@ -35,6 +35,7 @@ import torch
 
 # (worker is imported here so that the zygote, forked at Engine(), has it in memory: workers never read disk
 # for it.  Nothing imported here is secret; the hidden suites and solutions are imported by graders only.)
+from autograder import outputs
 from autograder.engine import boundary, extract, report, runner, sandbox, seal, worker, zygote  # noqa: F401
 
 KIT = Path(__file__).resolve().parents[2]
@@ -165,7 +166,7 @@ def resume_inputs(kit: Path, suites: Path, scope, *, devices: list[str], timeout
 
 class _Lock:
     def __init__(self, out: Path):
-        self.path = out / ".lock"
+        self.path = out / outputs.LOCK
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         deadline = time.monotonic() + 3.0   # (a run killed a moment ago may still be exiting)
         while True:
@@ -298,7 +299,7 @@ class Engine:
         opts = Options(KIT, suites, device, cuda_ok, timeout, memory_mb, jobs=jobs, sandbox=self.sandbox,
                        hide=hide, keep=_python_paths(KIT))
         # The resume key: a changed submission, suite, reference or engine means regrade.
-        h = hashlib.sha256(json.dumps([ENGINE_VERSION, devices, timeout, memory_mb, tgt.scope]).encode())
+        h = hashlib.sha256(json.dumps([ENGINE_VERSION, devices, timeout, memory_mb, tgt.scope, self.sandbox]).encode())
         h.update(resume_inputs(KIT, suites, tgt.scope, devices=devices, timeout=timeout, memory_mb=memory_mb,
                                cpu_s=opts.cpu_s, sandbox=self.sandbox).encode())
         suite_hash = h.hexdigest()
