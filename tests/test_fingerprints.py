@@ -21,6 +21,12 @@ from autograder import selfcheck
 from autograder.catalogue import CATALOGUE, LEVELS
 from autograder.fingerprints import all_variants, match
 
+def _confinable() -> bool:
+    """The engine's sandbox works here (as root, or rootless where user namespaces are allowed)."""
+    from test_engine_grading import _confinable as confinable   # (tests/ is on sys.path)
+    return confinable()
+
+
 KIT = Path(__file__).resolve().parents[1]
 VARIANTS = all_variants()
 IDS = [v.key for v in VARIANTS]
@@ -233,8 +239,8 @@ def student_name(v) -> str:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    if sys.platform != "linux" or os.geteuid() != 0:
-        pytest.skip("the engine's sandbox needs root on Linux")
+    if not _confinable():
+        pytest.skip("no sandbox here: python -m autograder grade says why")
     from autograder import demo
     root = tmp_path_factory.mktemp("fingerprints")
     sub = root / "submitted"

@@ -27,8 +27,7 @@ from autograder.catalogue import CATALOGUE, DAYS, LEVELS
 KIT, put = eg.KIT, eg.put
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0,
-                                 reason="the engine's sandbox needs root on Linux")]
+              eg.CONFINABLE]
 
 ATTACK = '''
 

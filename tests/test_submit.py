@@ -21,6 +21,12 @@ import pytest
 
 from autograder import build, demo, outputs, submit
 
+def _confinable() -> bool:
+    """The engine's sandbox works here (as root, or rootless where user namespaces are allowed)."""
+    from test_engine_grading import _confinable as confinable   # (tests/ is on sys.path)
+    return confinable()
+
+
 KIT = Path(__file__).resolve().parents[1]
 REF15 = (KIT / "solutions" / "day15" / "basic.py").read_bytes()
 SOLVED = build.build_files(release=False)
@@ -192,7 +198,7 @@ def lms_download(path: Path, alice_zip: bytes) -> Path:
 def grade_cli(target: Path, out: Path) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "autograder", "grade", str(target), "--out", str(out), "--device", "cpu",
            "--jobs", "2", "--quiet", "--timeout", "5"]
-    if sys.platform != "linux" or os.geteuid() != 0:
+    if not _confinable():
         cmd.append("--unsafe-no-sandbox")      # (only reference code runs: the hostile uploads never do)
     return subprocess.run(cmd, cwd=KIT, capture_output=True, text=True, timeout=300)
 
