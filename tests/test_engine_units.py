@@ -255,7 +255,8 @@ def test_results_count_what_ran_and_feedback_reads_well(tmp_path):
     assert (data["score"], data["max_score"]) == (2, 5)
     assert [t["name"] for t in data["tests"]] == ["day15 rnn_cell: random", "day15 rnn_forward: seq"]
     text = report.feedback(data)
-    assert "## day15 basic: rnn_cell (2 / 2 points)" in text and "  > output: 2 of 8 values differ." in text
+    assert "- day15 basic: rnn_cell: 2 / 2 points" in text and "  > output: 2 of 8 values differ." in text
+    assert "## day15 basic: rnn_forward (0 / 3 points)" in text and "**Hint:** tanh" in text
     assert "GPU: not run" in text and "graded basic.py" in text
     (tmp_path / "ann").mkdir()
     report.write_atomic(tmp_path / "ann" / "results.json", report.results_json(data))

@@ -96,7 +96,54 @@ def _quote(text: str) -> str:
     return "\n".join("  > " + line if line.strip() else "  >" for line in text.splitlines())
 
 
+NOT_ATTEMPTED = "not attempted yet"      # (the start of the runner's message for an untouched stub)
+
+
+def _split_message(text: str) -> tuple[list[str], list[str], str | None]:
+    """A test's output as (message lines, hint lines, the known mistake's hint or None)."""
+    lines, hints, mistake_hint, after_mistake = [], [], None, False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("Hint:"):
+            hints.append(line)
+            if after_mistake and mistake_hint is None:
+                mistake_hint = line
+            after_mistake = False
+            continue
+        after_mistake = line.startswith("This looks like a known mistake")
+        lines.append(line)
+    return lines, hints, mistake_hint
+
+
+def _exercise_lines(mine: list[dict]) -> list[str]:
+    """A failed exercise, grouped: which tests failed, one message (the first failure's), one hint
+    (a known mistake's first, else the first hint any failure gives): not the same text per test."""
+    failed = [t for t in mine if t["status"] not in ("passed", "not run")]
+    short = [t["name"].split(": ", 1)[-1] for t in failed]
+    passed = [t["name"].split(": ", 1)[-1] for t in mine if t["status"] == "passed"]
+    out = [f"Failed all {len(mine)} tests." if len(failed) == len(mine) else
+           f"Failed {len(failed)} of {len(mine)} tests: {', '.join(short)}. Passed: {', '.join(passed)}."]
+    message, hint = [], None
+    for t in failed:
+        lines, hints, mistake_hint = _split_message(t["output"])
+        if not message:
+            message = lines
+        hint = hint or mistake_hint or (hints[0] if hints else None)
+        if mistake_hint:
+            hint = mistake_hint
+            break
+    out += ["", _quote("\n".join(message)), ""] if message else [""]
+    if hint:
+        out += [hint.replace("Hint:", "**Hint:**", 1), ""]
+    return out
+
+
 def feedback(data: dict) -> str:
+    """What the student reads, short: one line per passed exercise, each failed exercise once (the
+    tests it failed, one message, one hint), an exercise not run in one line, the devices said once
+    (in the score line).  Every test stays in results.json for whoever wants the detail."""
     out = [f"# Feedback: {clean(data['student'], one_line=True)}", "",
            f"**Score: {data['score']} / {data['max_score']} points.** {data['gpu']}", ""]
     if data.get("warning"):
@@ -104,6 +151,7 @@ def feedback(data: dict) -> str:
     if data["notes"]:
         out += ["About your files:", ""] + [f"- {n}" for n in data["notes"]] + [""]
     tests = data["tests"]
+    passed, failed, not_run, untouched = [], [], [], []
     for day in DAYS:
         for level in LEVELS:
             for exercise in CATALOGUE[day][level]:
@@ -112,16 +160,23 @@ def feedback(data: dict) -> str:
                     continue
                 got = _num(sum(t["score"] for t in mine))
                 of = _num(sum(t["max_score"] for t in mine))
-                out += [f"## {day} {level}: {exercise} ({got} / {of} points)", ""]
-                for t in mine:
-                    name = t["name"].split(": ", 1)[-1]
-                    if t["status"] == "not run":
-                        out.append(f"- {name}: not run. {t['output']}")
-                        continue
-                    out.append(f"- {name}: {t['status']}, {t['score']} / {t['max_score']}")
-                    if t["status"] != "passed":
-                        out.append(_quote(t["output"]))
-                out.append("")
+                title = f"{day} {level}: {exercise}"
+                first = _split_message(mine[0]["output"])[0]
+                if all(t["status"] == "not run" for t in mine):
+                    not_run.append(f"- {title}: not run. {' '.join(first)}")
+                elif got == 0 and all(t["output"].startswith(NOT_ATTEMPTED) for t in mine):
+                    untouched.append(f"- {title} ({of} points): {' '.join(first)}")
+                elif all(t["status"] in ("passed", "not run") for t in mine):
+                    passed.append(f"- {title}: {got} / {of} points")
+                else:
+                    failed += [f"## {title} ({got} / {of} points)", ""] + _exercise_lines(mine)
+    if passed:
+        out += ["## Passed", ""] + passed + [""]
+    out += failed
+    if untouched:
+        out += ["## Not attempted", ""] + untouched + [""]
+    if not_run:
+        out += ["## Not run", ""] + not_run + [""]
     unknown = [t for t in tests if t["exercise"] not in CATALOGUE.get(t["day"], {}).get(t["level"], ())]
     for t in unknown:
         out.append(f"- {t['name']}: {t['status']}, {t['score']} / {t['max_score']}")
@@ -135,12 +190,14 @@ def valid_results(data) -> bool:
         and isinstance(data.get("score"), (int, float)) and isinstance(data.get("max_score"), (int, float))
 
 
-def gradebook(out_dir: Path) -> str:
-    """student x exercise points, total and maximum, from every results.json under ``out_dir``."""
+def gradebook(out_dir: Path, students=None) -> str:
+    """student x exercise points, total and maximum, from every results.json under ``out_dir`` (with
+    ``students``, folder names: only theirs, so another class graded into the same folder never counts)."""
     rows = {}
     for entry in sorted(os.scandir(out_dir), key=lambda e: e.name):
         path = Path(entry.path) / RESULTS
-        if entry.name.startswith(".") or not entry.is_dir() or not path.is_file():
+        if entry.name.startswith(".") or not entry.is_dir() or not path.is_file() \
+                or (students is not None and entry.name not in students):
             continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
