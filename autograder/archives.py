@@ -51,6 +51,7 @@ from pathlib import Path
 from autograder import outputs
 from autograder.catalogue import DAYS, LEVELS
 from autograder.safe_files import UnsafeFile, read_regular_file
+from autograder.submissions import MANIFEST, SAFE_ID  # noqa: F401  (one definition: make submit's too)
 from autograder.textsafe import clean
 
 # Limits of one student's upload (an archive or a folder).
@@ -64,11 +65,9 @@ BULK_MAX_MEMBERS = 20000
 BULK_MAX_TOTAL_BYTES = 4 << 30
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".jar", ".whl", ".tbz2", ".zst")
-MANIFEST = "manifest.json"
 NOTES_FILE = ".rnnkit-archives.json"  # class level: per-student notes and rejections, read by the engine
 STUDENT_NOTES = ".archive.json"       # per student: the same notes (their bytes enter the resume hash)
 STAGING = outputs.STAGING
-SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 EXERCISE_NAMES = {f"{lv}.py" for lv in LEVELS} | {f"{d}_{lv}.ipynb" for d in DAYS for lv in LEVELS}
 SKIPPED_QUIETLY = {MANIFEST, "checking.py", "public_tests.py", ".DS_Store", "Thumbs.db", "desktop.ini"}
 
@@ -221,6 +220,7 @@ class Who:
     when: str = ""    # the attempt's time from the name (ISO), "" if none
     late: bool = False
     original: str = ""   # the student's own part of the name (their file's name), never read for identity
+    full_name: str = ""  # the name the LMS wrote (Moodle's full name: its feedback files are named with it)
 
 
 def slug(text: str) -> str:
@@ -265,7 +265,8 @@ def parse_name(label: str, folder: bool = False) -> Who | None:
     stem = label.rstrip("/")
     m = _MOODLE.fullmatch(stem)
     if m and (folder or m["file"]):
-        return Who(f"moodle:{m['id']}", slug(f"{m['name']}_{m['id']}"), "moodle", original=m["file"] or "")
+        return Who(f"moodle:{m['id']}", slug(f"{m['name']}_{m['id']}"), "moodle", original=m["file"] or "",
+                   full_name=m["name"])
     if not folder:
         stem = re.sub(r"\.(zip|ipynb|py)$", "", stem, flags=re.I)
     m = _CANVAS.fullmatch(label if not folder else stem)
@@ -273,7 +274,8 @@ def parse_name(label: str, folder: bool = False) -> Who | None:
         name, late = m["name"], bool(m["late"])
         if name.endswith("_LATE"):
             name, late = name[:-5], True
-        return Who(f"id:{m['id']}", slug(f"{name}_{m['id']}"), "canvas", late=late, original=m["file"])
+        return Who(f"id:{m['id']}", slug(f"{name}_{m['id']}"), "canvas", late=late, original=m["file"],
+                   full_name=name)
     m = _ATTEMPT.fullmatch(stem)
     if m:
         pre = m["pre"]
@@ -300,6 +302,7 @@ class Upload:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     owner: str | None = None                     # the TA's name for it (its folder) when ``label`` is the student's
+    when_from: str = ""                          # where ``when`` comes from, said to the student (late work)
 
     @property
     def days(self) -> list[str]:
@@ -375,7 +378,7 @@ def _verify_manifest(upload: Upload) -> None:
 
 
 def upload_from_zip(label: str, source, when: str = "", who: Who | None | bool = True,
-                    owner: str | None = None) -> Upload:
+                    owner: str | None = None, when_from: str = "the upload's time in the LMS download") -> Upload:
     """One student's archive (a path or bytes); ``when``: its upload time, if the download says.
     ``who``: the student the LMS's name of it says (True: parse ``label``, which must be a name the
     LMS or the TA gave); ``owner``: the label that names the student when no LMS name does."""
@@ -407,6 +410,9 @@ def upload_from_zip(label: str, source, when: str = "", who: Who | None | bool =
         re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z?", created) else ""
     # The attempt's time: the LMS's name, else the upload's time, else the manifest's, else the files'.
     up.when = (up.who.when if up.who else "") or when or created or inner_time
+    up.when_from = ("the LMS's name of the upload" if up.who and up.who.when else when_from if when else
+                    "the manifest make submit wrote" if created else
+                    "the latest file time inside the upload" if inner_time else "")
     return up
 
 
@@ -420,7 +426,7 @@ def _read_disk_file(path: Path, limit: int) -> bytes:
 
 def upload_from_folder(label: str, folder: Path, who: Who | None) -> Upload:
     """A per-student folder on disk (an unpacked Moodle download): its files, or the one archive in it."""
-    up = Upload(label, who, who.when if who else "")
+    up = Upload(label, who, who.when if who else "", when_from="the LMS's name of the upload" if who and who.when else "")
     try:
         entries, count, total = [], 0, 0
         for top, dirs, names in os.walk(folder):      # (os.walk never follows links to folders)
@@ -460,8 +466,9 @@ def _folder_entries(up: Upload, entries: list[tuple[str, bytes]]) -> Upload:
             return up
         # (the archive's own name is the student's: who it is comes from the folder the LMS or TA named)
         inner = upload_from_zip(f"{up.label.rstrip('/')}/{path}", data, up.when, who=up.who,
-                                owner=up.owner or up.label)
-        inner.when = up.when or inner.when
+                                owner=up.owner or up.label, when_from=up.when_from)
+        if up.when:
+            inner.when, inner.when_from = up.when, up.when_from
         others = [p for p, _ in entries if p != path and p.split("/")[-1] in EXERCISE_NAMES]
         if others:
             inner.notes.append(f"ignored beside the archive: {', '.join(others[:5])}")
@@ -534,7 +541,8 @@ def _bulk_file(zf: zipfile.ZipFile, top: str, info: zipfile.ZipInfo) -> Upload:
     if top.lower().endswith(".zip"):
         return upload_from_zip(top, data, when)
     who = parse_name(top)
-    up = Upload(top, who, who.when if who and who.when else when)
+    up = Upload(top, who, who.when if who and who.when else when,
+                when_from="the LMS's name of the upload" if who and who.when else "the upload's time in the LMS download")
     if is_archive_name(top):
         up.error = f"{top} is not a zip archive: submit a .zip (make submit writes one)"
         return up
@@ -554,7 +562,9 @@ class _OneInfo:
 def _bulk_folder(zf: zipfile.ZipFile, top: str, members: list) -> Upload:
     who = parse_name(top, folder=True) or parse_name(top)
     when = max((_zip_time(i) for i, _, _ in members), default="")
-    up = Upload(top + "/", who, who.when if who and who.when else when)
+    up = Upload(top + "/", who, who.when if who and who.when else when,
+                when_from="the LMS's name of the upload" if who and who.when else
+                "the latest file time in the LMS download" if when else "")
     try:
         _member_name(members[0][0])          # the folder's own name must be UTF-8 too
         sub = []
@@ -624,6 +634,7 @@ class StagedStudent:
     graded: list[str] = field(default_factory=list)       # labels of the uploads graded
     ignored: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)     # for the TA (an identity claim refused, a rename)
+    lms: dict = field(default_factory=dict)               # who the LMS says and when: see :func:`_lms_identity`
 
 
 @dataclass
@@ -676,6 +687,19 @@ def _identity(up: Upload) -> tuple[str, str, list[str], list[str]]:
     return key, name, notes, warnings
 
 
+def _lms_identity(key: str, attempts: list) -> dict:
+    """What the LMS files (Canvas, Moodle) and late work need of a student, from the LMS's own names:
+    ``scheme`` (canvas, moodle, blackboard, attempt, submit, or '' for a name the TA gave), ``id`` (the
+    LMS's user id, or the user name), ``full_name`` (as the LMS wrote it), ``late`` (Canvas's LATE
+    mark on the latest attempt), ``submitted`` (ISO time of the latest attempt, '' unknown) and
+    ``submitted_from`` (where that time comes from)."""
+    latest = max((a[0] for a in attempts), key=lambda u: (u.when, u.label))
+    who = next((a[0].who for a in attempts if a[0].who), None)
+    return {"scheme": who.scheme if who else "", "id": key.split(":", 1)[1],
+            "full_name": who.full_name if who else "", "late": bool(latest.who and latest.who.late),
+            "submitted": latest.when, "submitted_from": latest.when_from if latest.when else ""}
+
+
 def choose(uploads: list[Upload]) -> dict[str, StagedStudent]:
     """Group uploads by student; per day, the latest attempt wins."""
     groups: dict[str, list[tuple[Upload, str, list[str]]]] = {}
@@ -702,7 +726,7 @@ def choose(uploads: list[Upload]) -> dict[str, StagedStudent]:
     students = {}
     for key in sorted(groups, key=lambda k: names[k]):
         name = names[key]
-        st = StagedStudent(name, warnings=warnings[key])
+        st = StagedStudent(name, warnings=warnings[key], lms=_lms_identity(key, groups[key]))
         if key in renamed:
             said = (f"your student id {renamed[key]!r} is the name of a file the grader writes for the class; "
                     f"your grades are in the folder {name!r}")
