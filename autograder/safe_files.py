@@ -1,7 +1,7 @@
 """Read a file a student handed in, without trusting it: no links, no devices, a size cap.
 
 One reader for every place that opens submitted files (the engine's extraction, archive
-staging, ``make submit``); each caller adds its own advice to the reason it gets.
+staging, ``make submit``, the student bundle); each caller adds its own advice to the reason it gets.
 """
 from __future__ import annotations
 
@@ -23,8 +23,12 @@ def read_regular_file(path: Path, limit: int, label: str | None = None) -> bytes
     swapped between the check and the read.
     """
     name = label or Path(path).name
+    # Windows has neither flag (a student bundle runs there): a link is refused by lstat instead.
+    nofollow, nonblock = getattr(os, "O_NOFOLLOW", 0), getattr(os, "O_NONBLOCK", 0)
+    if not nofollow and Path(path).is_symlink():
+        raise UnsafeFile(f"{name} is a symbolic link")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | nofollow | nonblock | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafeFile(f"{name} is a symbolic link") from None
