@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from autograder import options
 from autograder.textsafe import clean
 
 KIT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,19 @@ Exit status: 0 when grading completed (even if students failed), 1 when some tes
 run because of a problem in the grader or the suites, 2 for a usage problem."""
 
 
-def main(argv: list[str] | None = None) -> int:
+def _checked(parse):
+    """``parse`` as an argparse type: its ValueError's message is what the TA reads (not 'invalid value')."""
+    def check(text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    check.__name__ = parse.__name__.removeprefix("parse_")
+    return check
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, every option checked (a wrong one: a clear line and exit status 2)."""
     parser = argparse.ArgumentParser(prog="python -m autograder", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="grade")
@@ -51,16 +64,26 @@ def main(argv: list[str] | None = None) -> int:
                    help="class, student folder, day folder or file")
     g.add_argument("--demo", action="store_true",
                    help="grade the bundled demo class (rebuilt from the solutions into build/demo_class)")
-    g.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
-    g.add_argument("--device", choices=("cpu", "cuda", "all"), default=os.environ.get("DEVICE", "all"),
-                   help="run the tests on the CPU, the GPU, or both (default: all = CPU, plus GPU when present)")
-    g.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", 0)) or os.cpu_count(),
-                   help="students graded at once (default: the number of CPU cores)")
-    g.add_argument("--timeout", type=float, default=5.0,
-                   help="seconds one call of a student's function may take (default: 5; the slowest "
-                        "honest call of the suites takes under 1.5 s on 2 cores)")
-    g.add_argument("--memory", type=int, default=2048, metavar="MIB",
-                   help="memory a student's process may use, in MiB (default: 2048)")
+    g.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: ./grades, and ./grades-demo for --demo: the demo class never "
+                        "shares a folder with a real one)")
+    g.add_argument("--student", action="append", metavar="NAME",
+                   help="regrade only this student of PATH (repeat it, or NAME,NAME); the others keep their "
+                        "results, the gradebook and summary are rebuilt for the whole class")
+    g.add_argument("--exercise", action="append", metavar="NAME",
+                   help="regrade only this exercise (rnn_cell, or day16:provoke; repeat it or NAME,NAME): its "
+                        "tests run again and replace its rows in each student's results, the rest are kept")
+    g.add_argument("--device", type=_checked(options.parse_device), default=os.environ.get("DEVICE") or "all",
+                   help="cpu, cuda (or gpu), or all = CPU, plus GPU when present (default: all, or $DEVICE)")
+    g.add_argument("--jobs", type=_checked(options.parse_jobs), default=os.environ.get("JOBS") or None,
+                   help="students graded at once, 1 or more (default: $JOBS, or the number of CPU cores)")
+    g.add_argument("--timeout", type=_checked(options.parse_timeout), default=5.0,
+                   help=f"seconds one call of a student's function may take, {options.MIN_TIMEOUT_S:g} to "
+                        f"{options.MAX_TIMEOUT_S:g} (default: 5; the slowest honest call of the suites takes "
+                        "under 1.5 s on 2 cores)")
+    g.add_argument("--memory", type=_checked(options.parse_memory), default=2048, metavar="MIB",
+                   help=f"memory a student's process may use, in MiB, at least {options.MIN_MEMORY_MIB} "
+                        "(default: 2048)")
     g.add_argument("--force", action="store_true", help="regrade every student, even unchanged ones")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
@@ -72,6 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.path is None) == (not args.demo):
         parser.error("give PATH, or --demo for the bundled demo class (not both)")
+    try:
+        args.exercise = options.parse_exercises(args.exercise)
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.student = options.split_list(args.student)
+    args.jobs = args.jobs or os.cpu_count() or 1
+    args.out = args.out or Path("grades-demo" if args.demo else "grades")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     # The engine starts first: every worker is a fork of it, so it must hold nothing secret when it
     # forks, and staging an archive or building the demo class reads the class and the solutions.
@@ -117,7 +152,8 @@ def _grade(engine, args) -> int:
     bar = None if args.quiet else Progress(sys.stderr)
     try:
         summary = engine.grade(args.path, args.out, device=args.device, jobs=args.jobs, timeout=args.timeout,
-                               memory_mb=args.memory, force=args.force, progress=bar, private=private)
+                               memory_mb=args.memory, force=args.force, progress=bar, private=private,
+                               students=args.student, exercises=args.exercise)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -127,14 +163,17 @@ def _grade(engine, args) -> int:
     if bar:
         bar.finish()
     out = args.out
-    print(f"graded {len(summary.graded)} student(s), {len(summary.unchanged)} unchanged (not regraded), "
+    kept = f", {len(summary.kept)} kept as they were (not asked for)" if summary.kept else ""
+    only = f" (only {', '.join(f'{d}:{e}' for d, e in args.exercise)}, merged into their results)" \
+        if args.exercise else ""
+    print(f"graded {len(summary.graded)} student(s){only}, {len(summary.unchanged)} unchanged (not regraded){kept}, "
           f"in {summary.seconds:.1f} s; gradebook: {out / 'gradebook.csv'}")
     from autograder import summary as class_summary
     print()
-    for line in class_summary.student_lines(out, stories):
+    for line in class_summary.student_lines(out, stories, students=summary.students):
         print(line)
     print()
-    print(class_summary.write_summary(out))
+    print(class_summary.write_summary(out, students=summary.students))
     print(f"\nwritten: {out / 'gradebook.csv'}, {out / 'summary.txt'}, {out / 'summary.png'}, "
           f"{out / 'summary_mistakes.png'}, "
           f"{out}/<student>/results.json and feedback.md")
@@ -176,6 +215,14 @@ def _nbgrader_course(path: Path) -> Path | None:
     return None
 
 
+def fit(text: str, width: int) -> str:
+    """``text`` in ``width`` columns, cut at a space (never mid-word) with an ellipsis when too long."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width - 1)
+    return text[:cut if cut > 0 else width - 1].rstrip() + "…"
+
+
 class Progress:
     """``grading [#####.....] 12/30  alice 14/16`` on stderr (one line per student when not a terminal)."""
 
@@ -191,7 +238,9 @@ class Progress:
             name, score = last
             text += f"  {clean(name, one_line=True)} " + (f"{score[0]:g}/{score[1]:g}" if score else "(failed)")
         if self.tty:
-            self.stream.write("\r" + text[:120].ljust(120))
+            import shutil
+            columns = max(40, shutil.get_terminal_size((120, 24)).columns - 1)
+            self.stream.write("\r" + fit(text, columns).ljust(columns))
         elif last or done == 0:
             self.stream.write(text + "\n")
         self.stream.flush()

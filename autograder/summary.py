@@ -34,9 +34,16 @@ class StudentResult:
     warning: str = ""                                                    # graded without the sandbox
 
 
-def load_results(out: Path) -> list[StudentResult]:
-    students = []
-    for path in sorted(out.glob("*/results.json")):
+def _result_files(out: Path, students=None) -> list[Path]:
+    """Each student's results.json in ``out``; with ``students`` (folder names: the class graded), only
+    theirs: another class graded into the same folder earlier is never counted with this one."""
+    files = sorted(Path(out).glob("*/results.json"))
+    return files if students is None else [p for p in files if p.parent.name in set(students)]
+
+
+def load_results(out: Path, students=None) -> list[StudentResult]:
+    students_found = []
+    for path in _result_files(out, students):
         data = json.loads(path.read_text(encoding="utf-8"))
         result = StudentResult(path.parent.name, float(data.get("score", 0)), 0.0, warning=str(data.get("warning", "")))
         for test in data.get("tests", []):
@@ -51,8 +58,8 @@ def load_results(out: Path) -> list[StudentResult]:
             elif test.get("status") in FAILED:
                 result.unexplained.add(key)
         result.unexplained -= set(result.mistakes)
-        students.append(result)
-    return students
+        students_found.append(result)
+    return students_found
 
 
 def summarize(students: list[StudentResult]) -> str:
@@ -168,10 +175,10 @@ def plot(students: list[StudentResult], path: Path) -> None:
     plt.close(fig)
 
 
-def student_lines(out: Path, stories: dict[str, str] | None = None) -> list[str]:
+def student_lines(out: Path, stories: dict[str, str] | None = None, students=None) -> list[str]:
     """One line per student: the score, then each exercise that lost points and the first reason why."""
     lines = []
-    for path in sorted(Path(out).glob("*/results.json")):
+    for path in _result_files(out, students):
         data = json.loads(path.read_text(encoding="utf-8"))
         student = path.parent.name
         shown = clean(student, one_line=True)     # (a folder name, a message: the student's, shown to the TA)
@@ -203,8 +210,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_summary(out: Path) -> str:
-    students = load_results(out)
+def write_summary(out: Path, students=None) -> str:
+    students = load_results(out, students)
     text = summarize(students)
     _write_atomic(out / outputs.SUMMARY_TEXT, (text + "\n").encode())
     if students:   # (names from autograder.outputs: no student folder can take them)

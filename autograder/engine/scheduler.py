@@ -36,7 +36,9 @@ import torch
 # (worker is imported here so that the zygote, forked at Engine(), has it in memory: workers never read disk
 # for it.  Nothing imported here is secret; the hidden suites and solutions are imported by graders only.)
 from autograder import outputs
-from autograder.engine import boundary, extract, report, runner, sandbox, seal, worker, zygote  # noqa: F401
+from autograder.catalogue import CATALOGUE
+from autograder.engine import boundary, extract, regrade, report, runner, sandbox, seal, worker, zygote  # noqa: F401
+from autograder.textsafe import clean
 
 KIT = Path(__file__).resolve().parents[2]
 ENGINE_VERSION = "1"
@@ -80,6 +82,8 @@ class Summary:
     failed: list[str] = field(default_factory=list)      # grader broke: no files written, retried next run
     problems: list[str] = field(default_factory=list)    # suite problems (not the students')
     skipped: list[str] = field(default_factory=list)     # entries of the class that are not student folders
+    kept: list[str] = field(default_factory=list)        # not asked for (--student): results left as they were
+    students: list[str] = field(default_factory=list)    # every student of the target: the gradebook's rows
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -256,8 +260,10 @@ class Engine:
     # ------------------------------------------------------------------------------------------
     def grade(self, target: Path, out: Path, *, device: str = "all", jobs: int | None = None,
               timeout: float = 5.0, memory_mb: int = 2048, suites: Path | None = None, force: bool = False,
-              progress=None, private: tuple = ()) -> Summary:
-        """``private``: more folders no worker may see (the LMS download a class was staged from)."""
+              progress=None, private: tuple = (), students=None, exercises=None) -> Summary:
+        """``private``: more folders no worker may see (the LMS download a class was staged from).
+        ``students``: names (folders) of the target's students to regrade, the others are kept as they are;
+        ``exercises``: (day, name) pairs whose tests alone are run again and merged (engine/regrade.py)."""
         started = time.monotonic()
         try:
             tgt = extract.discover(Path(target))
@@ -271,12 +277,12 @@ class Engine:
             stale.unlink(missing_ok=True)
         try:
             return self._grade(tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started,
-                               private)
+                               private, students, exercises)
         finally:
             lock.release()
 
     def _grade(self, tgt, out, device, jobs, timeout, memory_mb, suites, force, progress, started,
-               private=()) -> Summary:
+               private=(), students=None, exercises=None) -> Summary:
         if device not in ("cpu", "cuda", "all"):
             raise EngineError(f"--device must be cpu, cuda or all, not {device!r}")
         cuda_ok, gpu_name = self.cuda() if device != "cpu" else (False, "")
@@ -303,7 +309,16 @@ class Engine:
         h.update(resume_inputs(KIT, suites, tgt.scope, devices=devices, timeout=timeout, memory_mb=memory_mb,
                                cpu_s=opts.cpu_s, sandbox=self.sandbox).encode())
         suite_hash = h.hexdigest()
-        summary, todo = Summary(), []
+        summary, todo = Summary(students=[ref.name for ref in tgt.students]), []
+        chosen = _chosen_students(tgt, students)
+        exercises = [tuple(e) for e in exercises or ()]
+        missing = [f"{d}:{e}" for d, e in exercises if d not in {day for day, _ in tgt.scope}]
+        if missing:
+            raise EngineError(f"--exercise {', '.join(missing)}: not part of what {tgt.root} holds "
+                              f"({', '.join(sorted({d for d, _ in tgt.scope}))})")
+        exercise_files = [f for f in files
+                          if any(d == f.parent.name and e in CATALOGUE[d].get(f.stem.removeprefix("test_"), ())
+                                 for d, e in exercises)]
         if tgt.kind == "class":   # said, never dropped silently (a symbolic link is not followed)
             summary.skipped = [f"{e.name} ({'a symbolic link, not followed' if e.is_symlink() else 'not a folder'})"
                                for e in sorted(os.scandir(tgt.root), key=lambda e: e.name)
@@ -311,6 +326,12 @@ class Engine:
         for i, ref in enumerate(tgt.students):
             key = hashlib.sha256(f"{suite_hash}\0{ref.name}\0{extract.submission_hash(ref)}".encode()).hexdigest()
             state = out / ref.name / report.STATE
+            if chosen is not None and i not in chosen:
+                summary.kept.append(ref.name)
+                continue
+            if chosen is not None or exercises:      # asked for by name: graded again, whatever changed
+                todo.append((i, key))
+                continue
             try:
                 done = not force and json.loads(state.read_text())["key"] == key \
                     and report.valid_results(json.loads((out / ref.name / report.RESULTS).read_text())) \
@@ -322,10 +343,10 @@ class Engine:
             else:
                 todo.append((i, key))
         job = {"tgt": tgt, "out": out, "files": files, "pytest_device": device, "devices": devices,
-               "gpu_note": gpu_note, "opts": opts}
+               "gpu_note": gpu_note, "opts": opts, "exercises": exercises, "exercise_files": exercise_files}
         if todo:
             self._run_graders(job, todo, jobs, summary, progress)
-        report.write_atomic(out / report.GRADEBOOK, report.gradebook(out))
+        report.write_atomic(out / report.GRADEBOOK, report.gradebook(out, set(summary.students)))
         summary.seconds = time.monotonic() - started
         return summary
 
@@ -437,17 +458,22 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
             # cuDNN's default moves float32 RNN results by up to 5e-4 (gpu_parity_h200.json).
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
+            folder = job["out"] / ref.name
+            earlier = regrade.previous(folder) if job["exercises"] else None   # None: a full grade
             try:
-                data, problems = _grade_one(ref, job, opts, client)
+                if earlier is None:
+                    data, problems = _grade_one(ref, job, opts, client, job["files"])
+                else:
+                    data, problems = _grade_one(ref, job, opts, client, job["exercise_files"], job["exercises"])
+                    data = regrade.merge(earlier, data, job["exercises"])
             except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the class
                 ctrl.send(json.dumps({"error": f"internal error: {exc!r}",
                                       "problems": [traceback.format_exc(limit=5)[-1500:]]}).encode())
                 continue
-            folder = job["out"] / ref.name
             folder.mkdir(exist_ok=True)
             report.write_atomic(folder / report.RESULTS, report.results_json(data))
             report.write_atomic(folder / report.FEEDBACK, report.feedback(data))
-            if not problems:   # (a broken suite: the student is graded again by the next run)
+            if not problems and earlier is None:   # (broken suite: graded again next run; merged: see regrade)
                 report.write_atomic(folder / report.STATE, json.dumps({"key": key}) + "\n")
             ctrl.send(json.dumps({"done": i, "score": data["score"], "max_score": data["max_score"],
                                   "problems": problems}).encode())
@@ -458,12 +484,32 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
         os._exit(code)
 
 
-def _grade_one(ref, job: dict, opts: Options, client: zygote.Client) -> tuple[dict, list[str]]:
+def _chosen_students(tgt, names) -> set[int] | None:
+    """Indices of the students asked for by ``--student`` (folder names; case ignored when that is not
+    ambiguous), or None for all; an unknown name is an error that lists the class."""
+    if not names:
+        return None
+    chosen = set()
+    for name in names:
+        exact = [i for i, ref in enumerate(tgt.students) if ref.name == name]
+        folded = [i for i, ref in enumerate(tgt.students) if ref.name.casefold() == name.casefold()]
+        found = exact or (folded if len(folded) == 1 else [])
+        if not found:
+            known = [clean(ref.name, one_line=True) for ref in tgt.students]
+            more = f" ... and {len(known) - 12} more" if len(known) > 12 else ""
+            raise EngineError(f"--student {clean(name, one_line=True)!r}: no such student in {tgt.root} "
+                              f"(students: {', '.join(known[:12]) or 'none'}{more})")
+        chosen.update(found)
+    return chosen
+
+
+def _grade_one(ref, job: dict, opts: Options, client: zygote.Client, files: list[Path],
+               exercises=None) -> tuple[dict, list[str]]:
     code = extract.read_student(ref, job["tgt"].scope, opts.kit)
     for _attempt in range(3):   # again from the start when a worker was killed from outside (kill -9, OOM)
         session = boundary.Session(client, code, opts)
         try:
-            plugin = runner.run_suites(session, job["files"], opts.kit, opts.suites, job["pytest_device"])
+            plugin = runner.run_suites(session, files, opts.kit, opts.suites, job["pytest_device"], exercises)
         finally:
             session.close()
         if not session.disturbed:
