@@ -12,26 +12,48 @@ DAY    ?=
 LEVEL  ?=
 DEVICE ?= all
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
-OUT    ?= grades
+OUT    ?=
 SUBMISSIONS ?=
 STUDENT ?=
+EXERCISE ?=
 EXERCISES ?= exercises
+TIMEOUT ?=
+MEMORY ?=
 FORCE  ?=
 UNSAFE ?=
 
 COURSE ?= build/course
 
-.PHONY: help venv exercises check check-solutions test grade submit course clean mutants
+.PHONY: help venv exercises check check-solutions test grade submit course gradescope clean mutants
 
 help:
-	@echo "make grade        grade the bundled demo class (or SUBMISSIONS=path) into $(OUT)/"
-	@echo "                  (Linux: as root, or as any user where user namespaces are allowed;"
-	@echo "                  UNSAFE=1 grades without the sandbox, for code you trust only)"
-	@echo "make test         run the kit's own tests"
-	@echo "make check        run the public checks on exercises/ (DAY=15 LEVEL=basic to narrow)"
-	@echo "make submit       STUDENT=<id> DAY=15: check your exercises and zip them for upload into submissions/"
-	@echo "make exercises    regenerate exercises/ (stubs and notebooks) from solutions/"
-	@echo "make course       lay out an nbgrader course in $(COURSE) (COURSE=dir to choose)"
+	@echo "Targets:"
+	@echo "  make grade        grade the bundled demo class into grades-demo/, or SUBMISSIONS=path into grades/"
+	@echo "                    (Linux: as root, or as any user where user namespaces are allowed)"
+	@echo "  make gradescope   write dist/gradescope_autograder.zip (DAY=15: one day's) for Gradescope"
+	@echo "  make course       lay out an nbgrader course in COURSE (default $(COURSE))"
+	@echo "  make check        run the public checks on exercises/ (DAY=15 LEVEL=basic to narrow)"
+	@echo "  make check-solutions  the public checks on solutions/, strict"
+	@echo "  make submit       STUDENT=<id> DAY=15: check your exercises and zip them into submissions/"
+	@echo "  make exercises    regenerate exercises/ (stubs and notebooks) from solutions/"
+	@echo "  make test         run the kit's own tests"
+	@echo "  make mutants      mutation testing of solutions/ against the hidden suites (bench/mutants.md)"
+	@echo "  make venv         create .venv with the pinned requirements (every target does it first)"
+	@echo "  make clean        remove OUT (or grades/ and grades-demo/), build/, dist/"
+	@echo "Variables (make grade unless said):"
+	@echo "  SUBMISSIONS=path  the class: nbgrader folder, LMS zip, folder of archives, a student or a file"
+	@echo "  OUT=dir           output folder (default: grades/, grades-demo/ for the demo class)"
+	@echo "  STUDENT=id[,id]   regrade only these students of SUBMISSIONS, keep the rest (make submit: your id)"
+	@echo "  EXERCISE=name[,name]  regrade only these exercises (rnn_cell, day16:provoke), merged into the results"
+	@echo "  DEVICE=all|cpu|cuda|gpu  where the tests run (default all: CPU, plus GPU when present)"
+	@echo "  JOBS=n            students graded at once, 1 or more (default: CPU cores)"
+	@echo "  TIMEOUT=s         seconds per call of a student's function, 1 to 600 (default 5)"
+	@echo "  MEMORY=MiB        memory of a student's process, at least 256 (default 2048)"
+	@echo "  FORCE=1           regrade every student, even unchanged ones (make submit: zip despite errors)"
+	@echo "  UNSAFE=1          grade without the sandbox: for code you trust only"
+	@echo "  DAY=15 LEVEL=basic  narrow make check / make submit / make gradescope"
+	@echo "  EXERCISES=dir     the folder make submit zips (default exercises/)"
+	@echo "  COURSE=dir        make course's folder;  PYTHON=path  the python3 that builds .venv"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3 (3.10 or newer, with venv) found: install python3 and" \
@@ -59,8 +81,13 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 grade: $(STAMP)
-	$(PY) -m autograder grade $(if $(SUBMISSIONS),"$(SUBMISSIONS)",--demo) --device $(DEVICE) --jobs $(JOBS) --out "$(OUT)" \
-	    $(if $(UNSAFE),--unsafe-no-sandbox)
+	$(PY) -m autograder grade $(if $(SUBMISSIONS),"$(SUBMISSIONS)",--demo) $(if $(OUT),--out "$(OUT)") \
+	    $(if $(DEVICE),--device "$(DEVICE)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(TIMEOUT),--timeout "$(TIMEOUT)") \
+	    $(if $(MEMORY),--memory "$(MEMORY)") $(if $(STUDENT),--student "$(STUDENT)") \
+	    $(if $(EXERCISE),--exercise "$(EXERCISE)") $(if $(FORCE),--force) $(if $(UNSAFE),--unsafe-no-sandbox)
+
+gradescope: $(STAMP)
+	$(PY) -m autograder.gradescope build $(if $(DAY),--day "$(DAY)")
 
 course: $(STAMP)
 	$(PY) -m autograder.course "$(COURSE)"
@@ -71,4 +98,4 @@ mutants: $(STAMP)   # mutation testing of solutions/ against the hidden suites: 
 	$(PY) bench/mutants.py run
 
 clean:
-	rm -rf $(OUT) build .pytest_cache
+	rm -rf $(or $(OUT),grades grades-demo) build dist .pytest_cache
