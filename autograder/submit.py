@@ -5,9 +5,11 @@
 Checks first (a broken file stops the submission, unless --force): each notebook is a valid
 Jupyter notebook, each ``<level>.py`` imports and defines its catalogue functions.  Then the
 public checks run and their table is shown: failing them never blocks a submission.  Writes
-``submissions/<student>_day15.zip`` holding only the student's own files (``day15/<level>.py``,
-``day15/day15_<level>.ipynb``) and ``manifest.json`` (student, days, kit version, each file's
-SHA-256).  Nothing else is ever read into the archive: no solutions, no hidden tests, no
+``submissions/<student>_day15.zip`` holding only the student's own files: per level the one form
+they worked in (``day15/<level>.py`` or ``day15/day15_<level>.ipynb``, chosen by the rule every tool
+shares, :mod:`autograder.submissions.forms`, so the grader grades what the self-check checked), and
+``manifest.json`` (student, days, kit version, each file's SHA-256, the form taken per level and why).
+Shipped in the student bundle: it needs neither the grading engine nor pytest.  Nothing else is ever read into the archive: no solutions, no hidden tests, no
 helper file, no symbolic link.
 """
 from __future__ import annotations
@@ -25,9 +27,10 @@ import time
 import zipfile
 from pathlib import Path
 
-from autograder.archives import MANIFEST, SAFE_ID
 from autograder.catalogue import CATALOGUE, DAYS, LEVELS
 from autograder.safe_files import UnsafeFile, read_regular_file
+from autograder.submissions import MANIFEST, SAFE_ID, forms
+from autograder.submissions.notebooks import catalogue_defs, notebook_code
 
 KIT_ROOT = Path(__file__).resolve().parents[1]
 MAX_FILE = 32 << 20
@@ -39,6 +42,9 @@ class SubmitError(Exception):
 
 
 def kit_version(kit: Path = KIT_ROOT) -> str:
+    shipped = Path(__file__).resolve().parent / "KIT_VERSION"    # the student bundle's copy
+    if shipped.is_file():
+        return shipped.read_text(encoding="utf-8").strip() or "unknown"
     try:
         m = re.search(r'^version\s*=\s*"([^"]+)"', (kit / "pyproject.toml").read_text(encoding="utf-8"), re.M)
         return m[1] if m else "unknown"
@@ -47,12 +53,26 @@ def kit_version(kit: Path = KIT_ROOT) -> str:
 
 
 def student_files(root: Path, day: str) -> list[tuple[str, Path]]:
-    """(archive path, file) of what a student may submit for ``day``: the level files and notebooks."""
+    """(archive path, file) of every form a student may submit for ``day``: the level files and notebooks."""
     out = []
     for level in LEVELS:
         for name in (f"{level}.py", f"{day}_{level}.ipynb"):
             out.append((f"{day}/{name}", root / day / name))
     return out
+
+
+def chosen_files(root: Path, day: str, shipped: dict | None = None) -> tuple[list[tuple[str, Path]], dict, list]:
+    """Per level, the one form the student worked in: ([(archive path, file)], {day/level: what was read
+    and why}, [unreadable forms' reasons])."""
+    out, taken, problems = [], {}, []
+    for level in LEVELS:
+        choice, unreadable = forms.choose_in_folder(root / day, day, level, CATALOGUE[day][level], shipped)
+        problems += list(unreadable.values())
+        if choice is None:
+            continue
+        out.append((f"{day}/{choice.form.filename}", root / day / choice.form.filename))
+        taken[f"{day}/{level}"] = choice.describe()
+    return out, taken, problems
 
 
 def _read(path: Path) -> bytes:
@@ -92,7 +112,6 @@ def _check_notebook(data: bytes, key: str, names) -> list[str]:
             return [f"{key} is not a valid notebook: {str(exc).splitlines()[0][:200]}"]
     except ImportError:
         pass
-    from autograder.engine.extract import catalogue_defs, notebook_code
     try:
         code = notebook_code(text, key, names)
     except ValueError as exc:
@@ -122,19 +141,22 @@ def _check_module(path: Path, data: bytes, key: str, names) -> list[str]:
     return [f"{key} defines no function {n}()" for n in names if not callable(getattr(module, n, None))]
 
 
-def build_archive(student: str, days: list[str], files: dict[str, bytes], checks: dict | None = None) -> bytes:
+def build_archive(student: str, days: list[str], files: dict[str, bytes], checks: dict | None = None,
+                  taken: dict | None = None) -> bytes:
     manifest = {
         "format": 1,
         "student": student,
         "days": days,
         "kit_version": kit_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "created_by": "make submit (autograder.submit)",
+        "created_by": "make submit",
         "files": [{"path": k, "sha256": hashlib.sha256(v).hexdigest(), "bytes": len(v)}
                   for k, v in sorted(files.items())],
     }
     if checks is not None:
         manifest["public_checks"] = checks
+    if taken:
+        manifest["forms"] = taken
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in [*sorted(files.items()), (MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())]:
@@ -165,8 +187,12 @@ def submit(student: str, days: list[str], exercises: Path, out: Path, *, run_che
     why = _forbidden(exercises)
     if why:
         raise SubmitError(why)
-    files: dict[str, bytes] = {}
-    missing = []
+    present: dict[str, bytes] = {}     # every form there: each must be sound (a broken one blocks)
+    files: dict[str, bytes] = {}       # the forms read, one per level: what the archive holds
+    taken: dict[str, str] = {}
+    problems: list[str] = []
+    from autograder.selfcheck import shipped_release_table
+    shipped = shipped_release_table()
     for day in days:
         if not (exercises / day).is_dir():
             raise SubmitError(f"{exercises / day} does not exist: run make submit from the kit, or give "
@@ -175,14 +201,20 @@ def submit(student: str, days: list[str], exercises: Path, out: Path, *, run_che
             if path.exists() or path.is_symlink():
                 if _forbidden(path):     # (a day folder linked to the solutions, say)
                     raise SubmitError(f"{path} is not your file: it lies in the kit's solutions or grader")
-                files[key] = _read(path)
-            else:
-                missing.append(key)
+                present[key] = _read(path)
+        chosen, day_taken, _unreadable = chosen_files(exercises, day, shipped)   # (unreadable: validate says why)
+        taken.update(day_taken)
+        for key, _path in chosen:
+            files[key] = present[key]
+        for level in LEVELS:
+            if f"{day}/{level}" not in day_taken and not any(k.startswith(f"{day}/") and level in k for k in present):
+                problems.append(f"missing: {day}/{level}.py (or {day}/{day}_{level}.ipynb)")
     if not files:
         raise SubmitError(f"no exercise file found under {exercises} for {', '.join(days)}")
-    problems = [f"missing: {m}" for m in missing if m.endswith(".py")]
+    for key, why in taken.items():
+        echo(f"{key}: {why}")
     for day in days:
-        problems += validate(files, day, exercises)
+        problems += validate(present, day, exercises)
     checks = None
     if run_checks:
         from autograder import selfcheck
@@ -199,7 +231,7 @@ def submit(student: str, days: list[str], exercises: Path, out: Path, *, run_che
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{student}_{'_'.join(days)}.zip"
-    data = build_archive(student, days, files, checks)
+    data = build_archive(student, days, files, checks, taken)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, target)
@@ -212,10 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make submit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--student", default="", help="your student id (as your course uses it)")
     parser.add_argument("--day", default="", help="15 or 16 (default: both)")
-    parser.add_argument("--exercises", type=Path, default=KIT_ROOT / "exercises",
-                        help="folder holding day15/ and day16/ (default: exercises/)")
-    parser.add_argument("--out", type=Path, default=KIT_ROOT / "submissions",
-                        help="where to write the archive (default: submissions/)")
+    parser.add_argument("--exercises", type=Path, default=None,
+                        help="folder holding day15/ and day16/ (default: the current folder if it holds them, "
+                             "else the kit's exercises/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write the archive (default: submissions/ beside your exercises)")
     parser.add_argument("--no-checks", action="store_true", help="do not run the public checks")
     parser.add_argument("--force", action="store_true", help="submit even if a file does not import")
     args = parser.parse_args(argv)
@@ -224,9 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         day = f"day{day}"
     if day and day not in DAYS:
         parser.error(f"--day must be one of {', '.join(d[3:] for d in DAYS)}")
-    days = [day] if day else list(DAYS)
+    from autograder.selfcheck import days_in, default_exercises
+    exercises = args.exercises or default_exercises()
+    out = args.out or (KIT_ROOT / "submissions" if exercises == KIT_ROOT / "exercises" else exercises / "submissions")
+    days = [day] if day else (days_in(exercises) or list(DAYS))
     try:
-        submit(args.student.strip(), days, args.exercises, args.out, run_checks=not args.no_checks,
+        submit(args.student.strip(), days, exercises, out, run_checks=not args.no_checks,
                force=args.force)
     except SubmitError as exc:
         print(f"error: {exc}", file=sys.stderr)
