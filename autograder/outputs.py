@@ -1,8 +1,9 @@
 """What ``python -m autograder grade`` writes at the top of its output folder, named in one place.
 
     OUT/gradebook.csv  summary.txt  summary.png  summary_mistakes.png   the class's files
+    OUT/canvas_grades.csv  moodle_grades.csv  moodle_feedback.zip       the LMS's (autograder.lms)
     OUT/.lock  OUT/.staging/  OUT/.<file>.<pid>.tmp                      the run's own (hidden)
-    OUT/<student>/results.json  feedback.md  .state.json                one folder per student
+    OUT/<student>/results.json  feedback.md  feedback.html  .state.json one folder per student
 
 The modules that write a class-level file take its name from here, and a test runs the CLI and
 checks that nothing else appears at the top of OUT, so this list is what the CLI writes, not a
@@ -22,8 +23,12 @@ SUMMARY_PLOT = "summary.png"
 MISTAKES_PLOT = "summary_mistakes.png"
 LOCK = ".lock"
 STAGING = ".staging"
+CANVAS_GRADES = "canvas_grades.csv"          # autograder.lms: the LMS's import files
+MOODLE_GRADES = "moodle_grades.csv"
+MOODLE_FEEDBACK = "moodle_feedback.zip"
 
-CLASS_OUTPUTS = (GRADEBOOK, SUMMARY_TEXT, SUMMARY_PLOT, MISTAKES_PLOT, LOCK, STAGING)
+CLASS_OUTPUTS = (GRADEBOOK, SUMMARY_TEXT, SUMMARY_PLOT, MISTAKES_PLOT, LOCK, STAGING,
+                 CANVAS_GRADES, MOODLE_GRADES, MOODLE_FEEDBACK)
 RENAMED_PREFIX = "student_"
 _FOLDED = {name.casefold() for name in CLASS_OUTPUTS}
 # (the renamed folders must not be reserved themselves)

@@ -119,18 +119,17 @@ def _split_message(text: str) -> tuple[list[str], list[str], str | None]:
 
 def _exercise_lines(mine: list[dict]) -> list[str]:
     """A failed exercise, grouped: which tests failed, one message (the first failure's), one hint
-    (a known mistake's first, else the first hint any failure gives): not the same text per test."""
+    (a known mistake's if a failure matched one, else the first failure's own): not the same text per test."""
     failed = [t for t in mine if t["status"] not in ("passed", "not run")]
     short = [t["name"].split(": ", 1)[-1] for t in failed]
     passed = [t["name"].split(": ", 1)[-1] for t in mine if t["status"] == "passed"]
     out = [f"Failed all {len(mine)} tests." if len(failed) == len(mine) else
            f"Failed {len(failed)} of {len(mine)} tests: {', '.join(short)}. Passed: {', '.join(passed)}."]
     message, hint = [], None
-    for t in failed:
+    for t in failed:        # (another test's own hint would not fit the message shown; a known mistake's does)
         lines, hints, mistake_hint = _split_message(t["output"])
         if not message:
-            message = lines
-        hint = hint or mistake_hint or (hints[0] if hints else None)
+            message, hint = lines, hints[0] if hints else None
         if mistake_hint:
             hint = mistake_hint
             break

@@ -32,6 +32,7 @@ READS_SECRETS = (
     "autograder.selfcheck",
     "autograder.loading",      # imports reference solutions
     "autograder.summary",      # reads every student's results
+    "autograder.lms",          # reads every student's results and nbgrader's timestamps
     "autograder.hidden",
     "autograder.fingerprints",
     "solutions",
