@@ -85,6 +85,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"memory a student's process may use, in MiB, at least {options.MIN_MEMORY_MIB} "
                         "(default: 2048)")
     g.add_argument("--force", action="store_true", help="regrade every student, even unchanged ones")
+    g.add_argument("--due", metavar="TIME", default=os.environ.get("DUE") or None,
+                   help="due time (2026-12-01T23:59, the LMS's local time): each student's lateness, from the "
+                        "LMS's names, the download, the manifest or nbgrader's timestamp.txt, in the gradebook "
+                        "and the feedback (default: $DUE)")
+    g.add_argument("--late-policy", metavar="POLICY", default=os.environ.get("LATE_POLICY") or None,
+                   help="what lateness costs, with --due: N%%/day (of the maximum, each day begun), cap=N%%, "
+                        "grace=15m, zero-after=2026-12-03T23:59, comma-separated (default: $LATE_POLICY; none: "
+                        "lateness is reported at no cost)")
+    g.add_argument("--lms-assignment", metavar="NAME", default=None,
+                   help="the assignment column of canvas_grades.csv, as Canvas names it ('Day 15 (1234)'; "
+                        "default: RNN kit <days graded>)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run student code without the sandbox (where it cannot be set up; the error says why); it can "
@@ -95,6 +106,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if (args.path is None) == (not args.demo):
         parser.error("give PATH, or --demo for the bundled demo class (not both)")
+    from autograder import late          # (pure: reads nothing but these two strings)
+    try:
+        args.due, args.late_policy = late.parse_options(args.due, args.late_policy)
+    except late.LateError as exc:
+        parser.error(str(exc))
     try:
         args.exercise = options.parse_exercises(args.exercise)
     except ValueError as exc:
@@ -148,6 +164,7 @@ def _grade(engine, args) -> int:
         for line in staged.lines():
             print(f"  {clean(line, one_line=True)}")
         args.path = staged.root
+        args.lms_info = {name: st.lms for name, st in staged.students.items()}   # (LMS ids, attempt times)
 
     bar = None if args.quiet else Progress(sys.stderr)
     try:
@@ -176,7 +193,8 @@ def _grade(engine, args) -> int:
     print(class_summary.write_summary(out, students=summary.students))
     print(f"\nwritten: {out / 'gradebook.csv'}, {out / 'summary.txt'}, {out / 'summary.png'}, "
           f"{out / 'summary_mistakes.png'}, "
-          f"{out}/<student>/results.json and feedback.md")
+          f"{out}/<student>/results.json, feedback.md and feedback.html")
+    _lms_outputs(args, summary)
     course_root = _nbgrader_course(args.path)
     if course_root is not None:
         from autograder import course
@@ -191,6 +209,19 @@ def _grade(engine, args) -> int:
     for line in summary.problems:
         print(f"problem: {clean(line)}", file=sys.stderr)
     return 1 if summary.problems or summary.failed else 0
+
+
+def _lms_outputs(args, summary) -> None:
+    """feedback.html per student, the Canvas and Moodle files, late work (autograder/lms.py)."""
+    from autograder import lms
+    students = getattr(summary, "students", None) or sorted({*summary.graded, *summary.unchanged})
+    root = Path(args.path)
+    class_root = root / "submitted" if (root / "submitted").is_dir() else root
+    grades = lms.collect(args.out, students, getattr(args, "lms_info", {}), class_root, args.due, args.late_policy)
+    if args.due is not None:
+        print(f"due {args.due.isoformat(sep=' ', timespec='minutes')}: {args.late_policy.describe()}")
+    for line in lms.write_all(args.out, grades, args.lms_assignment):
+        print(clean(line, one_line=True))
 
 
 def _demo_target(demo, args) -> Path:
