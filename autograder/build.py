@@ -238,21 +238,20 @@ def _cell(kind: str, source: str, cell_id: str, nbgrader: dict | None = None) ->
 HIDDEN_HEADER = "# Hidden tests for {name}: the grader runs them here; the number they end with is your points."
 HIDDEN_BODY = """
 ### BEGIN HIDDEN TESTS
-import sys as _sys
-_sys.path.insert(0, {kit!r})
 from autograder.nbgrader_bridge import hidden_points as _hidden_points
 _hidden_points({day!r}, {level!r}, {name!r}, globals())
 ### END HIDDEN TESTS"""
 
 
-def hidden_cell(day: str, level: str, name: str, release: bool, kit: Path = KIT_ROOT) -> str:
+def hidden_cell(day: str, level: str, name: str, release: bool) -> str:
     """The graded cell of an exercise: in nbgrader, the kit's hidden suite run in the kernel.
 
     The release keeps only the header, which is what nbgrader's ClearHiddenTests leaves.
-    The solution version names this kit's absolute path, so it is never committed.
+    The solution version imports the kit as an installed package (``pip install .``), never
+    by a path, so a course laid out here runs anywhere the kit is installed.
     """
     header = HIDDEN_HEADER.format(name=name)
-    return header if release else header + HIDDEN_BODY.format(kit=str(kit), day=day, level=level, name=name)
+    return header if release else header + HIDDEN_BODY.format(day=day, level=level, name=name)
 
 
 def render_notebook(level_file: LevelFile, template: Path, points: dict[str, int], release: bool) -> dict:

@@ -11,6 +11,8 @@ runs the kit's hidden suite for that exercise in the kernel and ends with the
 points earned, which nbgrader takes as partial credit. So ``nbgrader autograde``
 and ``make grade`` give an honest submission the same points, exercise by exercise,
 and nbgrader's release of this course is cell for cell the kit's ``exercises/``.
+The course names no path of the kit: its kernels import the kit installed in their
+environment (``pip install .``), so the folder can move (to a JupyterHub host, say).
 """
 from __future__ import annotations
 
@@ -36,9 +38,10 @@ c.Execute.timeout = {timeout}
 # A test cell the student deleted comes back from the database (with a note) and is graded;
 # an edited one is overwritten by the original (nbgrader always does that for locked cells).
 # nbgrader 0.9.6 crashes re-adding a test cell that follows a read-only cell (our check cells):
-# the kit's RestoreCells puts it back after the nearest cell the submission still has.
-import sys
-sys.path.insert(0, {kit!r})
+# the kit's RestoreCells puts it back after the nearest cell the submission still has, and
+# verifies an untouched hidden-test cell against its released form (nbgrader 0.9.6 checks it
+# against the source's, so it warns that every such cell "has changed": jupyter/nbgrader#1961).
+# "autograder" is the kit installed in this environment (`pip install .` in the kit's folder).
 c.OverwriteCells.add_missing_cells = True
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
@@ -57,9 +60,9 @@ c.GenerateFeedback.preprocessors = [
 
 def write_course(root: Path, timeout: int = 60) -> Path:
     root = Path(root)
-    solution_tree = build.build_files(release=False)   # hidden-test cells name this kit's path
+    solution_tree = build.build_files(release=False)   # hidden-test cells import the installed kit
     (root / "nbgrader_config.py").parent.mkdir(parents=True, exist_ok=True)
-    (root / "nbgrader_config.py").write_text(CONFIG.format(course_id=COURSE_ID, timeout=timeout, kit=str(build.KIT_ROOT)), encoding="utf-8")
+    (root / "nbgrader_config.py").write_text(CONFIG.format(course_id=COURSE_ID, timeout=timeout), encoding="utf-8")
     for day in DAYS:
         source = root / "source" / day
         source.mkdir(parents=True, exist_ok=True)
@@ -72,7 +75,9 @@ def write_course(root: Path, timeout: int = 60) -> Path:
 
 
 def _restore_cells_class():
-    from nbgrader.preprocessors import OverwriteCells
+    from nbgrader import utils
+    from nbgrader.api import MissingEntry
+    from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
 
     class RestoreCells(OverwriteCells):
         """nbgrader's OverwriteCells, whose re-adding of deleted grade cells works after any cell.
@@ -80,8 +85,36 @@ def _restore_cells_class():
         nbgrader 0.9.6 looks for the deleted cell's predecessor among the submission's grade and
         solution cells only, and fails the whole submission when it is a read-only cell (a
         ``check(...)`` cell, a text cell). Here a deleted grade cell goes back right after the
-        nearest earlier source cell the submission still has, so it runs and is graded.
+        nearest earlier source cell the submission still has, so it runs and is graded. And an
+        untouched hidden-test cell verifies (see ``preprocess_cell``): only a real edit is reported.
         """
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            # nbgrader saves a hidden-test cell's checksum before ClearHiddenTests, then compares the
+            # submission's cell (the released form) with it: a mismatch for every untouched cell.
+            # A cell that matches its released form is untouched: it gets its source back quietly;
+            # any other change is still reported (and overwritten) by OverwriteCells.
+            original, released = self._released_form(cell)
+            if released is not None and cell.source.strip() == released.strip():
+                cell.source = original
+            return super().preprocess_cell(cell, resources, cell_index)
+
+        def _released_form(self, cell):
+            """(source, released source) of a locked cell with a hidden-test region; (None, None) otherwise."""
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if not grade_id or not utils.is_locked(cell):
+                return None, None
+            try:
+                source_cell = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
+            except MissingEntry:      # reported by OverwriteCells
+                return None, None
+            if source_cell.cell_type != cell.cell_type:
+                return None, None
+            released = cell.copy()
+            released.source = source_cell.source
+            if not ClearHiddenTests(config=self.config)._remove_hidden_test_region(released):
+                return None, None     # no hidden region: nbgrader's own check is exact
+            return source_cell.source, released.source
 
         def add_missing_grade_cells(self, nb, resources):
             source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)

@@ -6,16 +6,26 @@ see the README's nbgrader section). It exists so that a course that already
 runs ``nbgrader autograde`` gets the same points as ``make grade`` for every
 honest submission: the same hidden suites, the same seeds, the same marks.
 
-The cell's last expression is the score, which nbgrader reads as partial credit.
+The cell's last expression is the score, which nbgrader reads as partial credit. Before it,
+the cell prints one line per hidden test that did not pass, with the reason the suite gives
+(the learner's message, never the test's code or a whole hidden input): nbgrader's feedback
+shows a cell's stdout, and only stdout (a test cell that writes to stderr scores zero).
+
+The kit is imported as an installed package (``pip install .``): nothing here, in the
+course's configuration or in its cells, names the folder the kit was laid out from.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import os
 import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 KIT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +47,7 @@ class _Points:
         self.exercise = exercise
         self.functions = functions
         self.tests: dict[str, tuple[float, bool]] = {}     # test, whatever the device -> (points, passed on each)
+        self.reasons: dict[str, list[str]] = {}             # test -> why it did not pass, per device
 
     # Each test is worth its points once (as in the engine): on a GPU machine it runs on the CPU and
     # on CUDA and earns them only by passing on both, so a cell never scores above its maximum.
@@ -48,12 +59,29 @@ class _Points:
     def possible(self) -> float:
         return sum(points for points, _ in self.tests.values())
 
+    @staticmethod
+    def _key(item) -> str:
+        return dict(item.user_properties).get("test", item.nodeid)
+
     def _count(self, report, points: float, passed: bool) -> None:
         key = dict(report.user_properties).get("test", report.nodeid)
         self.tests[key] = (points, self.tests.get(key, (points, True))[1] and passed)
 
     def pytest_configure(self, config):
         config.pluginmanager.register(_Provider(self.functions), "rnnkit_submission")
+        # The kit's pyproject.toml is not installed with the package: the suites' marks are declared here.
+        config.addinivalue_line("markers", "grade(exercise, points): a hidden test worth `points`")
+        config.addinivalue_line("markers", "gpu: needs CUDA")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if report.failed and call.excinfo is not None:
+            device = getattr(item, "callspec", None) and item.callspec.params.get("device")
+            name = item.originalname + (f" on {device}" if device else "")
+            self.reasons.setdefault(self._key(item), []).append(
+                f"{name}: {reason(call.excinfo.value, call.when)}")
 
     def pytest_collection_modifyitems(self, items):
         items[:] = [item for item in items
@@ -73,15 +101,51 @@ class _Points:
             self._count(report, points, False)
 
 
+def _disclosure():
+    """The engine's cap on a student's own message (``autograder/engine/disclosure.py``), loaded by
+    file: importing ``autograder.engine`` would start loading the whole engine into the kernel."""
+    path = Path(__file__).resolve().parent / "engine" / "disclosure.py"
+    spec = importlib.util.spec_from_file_location("_rnnkit_disclosure", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def reason(exc: BaseException, when: str) -> str:
+    """Why a hidden test did not pass, in the learner's terms (as the engine words it), one line."""
+    from autograder.textsafe import clean
+
+    if when != "call":
+        return "internal grading error (not your fault): the test could not be set up"
+    text = str(exc)
+    if isinstance(exc, AssertionError):        # the suite's own message (run with --assert=plain: no test code)
+        said = text
+    elif isinstance(exc, NotImplementedError):
+        said = "not attempted yet"
+    else:                                      # in the kernel, any other exception comes from the student's code
+        said = f"raised {type(exc).__name__}" + (f": {_disclosure().student_text(text)}" if text else "")
+    return clean(" ".join((said or "a hidden check failed").split()), one_line=True)
+
+
+def report(exercise: str, points: _Points) -> str:
+    """The lines the hidden cell prints: how many tests passed, and why each other one did not."""
+    passed = sum(1 for _, ok in points.tests.values() if ok)
+    lines = [f"{exercise}: {passed} of {len(points.tests)} hidden tests passed "
+             f"({points.earned:g} of {points.possible:g} points)"]
+    for whys in points.reasons.values():
+        lines += [f"  - {why}" for why in whys]
+    return "\n".join(lines)
+
+
 def hidden_points(day: str, level: str, exercise: str, namespace: dict) -> float:
-    """Points earned by ``namespace[exercise]`` (and its helpers) on the hidden tests of ``exercise``."""
-    import pytest
+    """Points earned by ``namespace[exercise]`` (and its helpers) on the hidden tests of ``exercise``;
+    prints the reasons of the tests that did not pass (see :func:`report`)."""
 
     functions = {name: value for name, value in namespace.items() if callable(value)}
     points = _Points(exercise, functions)
     suite = KIT_ROOT / "autograder" / "hidden" / day / f"test_{level}.py"
     args = [str(suite), "-p", "no:cacheprovider", "-p", "no:terminal", "--device", "all",
-            "--import-mode=importlib", "--rootdir", str(KIT_ROOT), "-c", str(KIT_ROOT / "pyproject.toml"),
+            "--import-mode=importlib", "--rootdir", str(KIT_ROOT), "-c", os.devnull, "--assert=plain",
             "-o", "addopts=", "-W", "ignore"]
     # Nothing may reach stderr: nbgrader scores a test cell that writes to stderr zero.
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
@@ -90,4 +154,5 @@ def hidden_points(day: str, level: str, exercise: str, namespace: dict) -> float
         if str(KIT_ROOT) not in sys.path:
             sys.path.insert(0, str(KIT_ROOT))
         pytest.main(args, plugins=[points])
+    print(report(exercise, points))
     return points.earned

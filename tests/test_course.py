@@ -147,9 +147,10 @@ def cycle(tmp_path_factory):
     t1 = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:   # two assignments at once: disjoint rows of one sqlite file
         done = list(pool.map(lambda d: course.nbgrader(root, "autograde", d, "--force", check=False, env=env), DAYS))
-    for day, result in zip(DAYS, done):   # a locked database would show here: retry that day alone
+    for n, (day, result) in enumerate(zip(DAYS, done)):   # a locked database would show here: retry that day alone
         if result.returncode != 0:
-            course.nbgrader(root, "autograde", day, "--force", env=env)
+            done[n] = course.nbgrader(root, "autograde", day, "--force", env=env)
+    autograde_log = "".join(result.stdout + result.stderr for result in done)
     timings["autograde"] = time.perf_counter() - t1
     nbgrader_scores = course.hidden_scores(root)
     counts_before = _counts(root)
@@ -178,7 +179,7 @@ def cycle(tmp_path_factory):
     print("\ncourse cycle timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
     return dict(root=root, nbgrader=nbgrader_scores, engine=course.engine_points(grades), engine_run=engine,
                 after=course.hidden_scores(root), counts_before=counts_before, counts_after=_counts(root),
-                feedback=feedback, exported=exported, timings=timings)
+                feedback=feedback, exported=exported, timings=timings, autograde_log=autograde_log)
 
 
 # ------------------------------------------------------------------------------------------------ release
@@ -284,6 +285,14 @@ def test_tampered_test_cells_are_restored(cycle):
     assert "_hidden_points" in "".join(_cells(inter)["hidden_lstm_cell"]["source"])
 
 
+def test_only_an_edited_hidden_cell_fails_its_checksum(cycle):
+    """nbgrader 0.9.6 warns for every untouched hidden-test cell (jupyter/nbgrader#1961); the kit's
+    RestoreCells verifies them against their released form. The one cell zz_tamper edited is flagged."""
+    flagged = re.findall(r"Attribute 'checksum' for cell (\S+) has changed", cycle["autograde_log"])
+    assert flagged == ["hidden_rnn_forward"], flagged
+    assert "Autograding" in cycle["autograde_log"] and "hidden_lstm_cell" in cycle["autograde_log"]  # the log is read
+
+
 def test_a_correct_function_that_warns_gets_full_points(cycle):
     assert cycle["nbgrader"][(TAMPER, "day15", "rnn_cell")] == pytest.approx(build.hidden_points("day15")["rnn_cell"])
     assert cycle["engine"][(TAMPER, "day15", "rnn_cell")] == pytest.approx(build.hidden_points("day15")["rnn_cell"])
@@ -328,3 +337,83 @@ def test_export_includes_the_scores(cycle):
             manual = 0.5 if (student, day) == (PERFECT, MANUAL[0]) else 0.0
             assert rows[(day, student)] == pytest.approx(hidden + manual), (student, day)
     assert rows[("day15", PERFECT)] == pytest.approx(sum(build.hidden_points("day15").values()) + 0.5)
+
+
+# ------------------------------------------------------------------------------------------------ the README's route
+
+
+def _readme_route() -> str:
+    """The fenced bash block of the README's "nbgrader courses" section, as written."""
+    text = (KIT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### nbgrader courses"):]
+    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+
+
+PIP_INTO_COURSE_ENV = '''#!/bin/sh
+# The course's own environment (a JupyterHub's, say), standing in for the shared one: `pip install X`
+# installs X there, a folder on PYTHONPATH, so nbgrader and its kernels import it from there.
+[ "$1" = install ] || exit 64
+shift
+exec "{python}" -m pip install --quiet --no-deps --no-build-isolation --target "$COURSE_ENV" "$@"
+'''
+
+
+@pytest.fixture(scope="module")
+def route(tmp_path_factory):
+    """The README's block run by bash from the kit's folder, the course laid out in a folder of its own,
+    the kit installed (not linked) into a separate environment. Day 15 basic only: a perfect student,
+    one with a mistake, one who edited a hidden-test cell."""
+    base = tmp_path_factory.mktemp("route")
+    course_dir, env_dir, bin_dir = base / "hub" / "module8", base / "course_env", base / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pip").write_text(PIP_INTO_COURSE_ENV.format(python=sys.executable))
+    (bin_dir / "pip").chmod(0o755)
+    basic = "day15/day15_basic.ipynb"
+    files = {PERFECT: demo.student_files(dataclasses.replace(
+                 next(s for s in demo.STUDENTS if s.name == PERFECT), form="notebook"))[basic],
+             "dan_missing_bias": demo.student_files(dataclasses.replace(
+                 next(s for s in demo.STUDENTS if s.name == "dan_missing_bias"), form="notebook"))[basic],
+             TAMPER: _tamper_files()[basic]}
+    for who, data in files.items():
+        (course_dir / "submitted" / who / "day15").mkdir(parents=True)
+        (course_dir / "submitted" / who / basic).write_bytes(data)
+    env = {**os.environ, "COURSE": str(course_dir), "COURSE_ENV": str(env_dir), "PYTHONPATH": str(env_dir),
+           "PATH": os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]]),
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "JOBS": "2"}
+    if not (sys.platform == "linux" and os.geteuid() == 0):
+        env["UNSAFE"] = "1"               # the kit's own generated students only
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", _readme_route()], cwd=KIT, env=env,
+                          capture_output=True, text=True)
+    where = subprocess.run([sys.executable, "-c", "import autograder, solutions.checking as c; "
+                            "print(autograder.__file__); print(c.__file__)"],
+                           cwd=course_dir, env=env, capture_output=True, text=True).stdout.split()
+    return dict(done=done, course=course_dir, env_dir=env_dir, imported_from=where)
+
+
+def test_readme_route_runs_in_a_relocated_course(route):
+    done = route["done"]
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    assert all(Path(p).is_relative_to(route["env_dir"]) for p in route["imported_from"]), route["imported_from"]
+    course_files = [p for p in route["course"].rglob("*") if p.is_file() and p.suffix in (".py", ".ipynb", ".html")]
+    assert any(p.name == "nbgrader_config.py" for p in course_files)
+    for path in course_files:
+        assert str(KIT) not in path.read_text(encoding="utf-8", errors="replace"), path
+    rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader((route["course"] / "grades.csv").open())
+            if r["assignment"] == "day15"}
+    assert rows[PERFECT] == pytest.approx(sum(build.hidden_points("day15")[ex] for ex in CATALOGUE["day15"]["basic"]))
+    assert 0 < rows["dan_missing_bias"] < rows[PERFECT]
+
+
+def test_readme_route_checksums_flag_only_the_edited_cell(route):
+    flagged = re.findall(r"Attribute 'checksum' for cell (\S+) has changed", route["done"].stderr + route["done"].stdout)
+    assert flagged == ["hidden_rnn_forward"], flagged
+
+
+def test_readme_route_feedback_gives_the_reasons(route):
+    page = (route["course"] / "feedback" / "dan_missing_bias" / "day15" / "day15_basic.html").read_text(encoding="utf-8")
+    assert "hidden tests passed" in page
+    assert re.search(r"test_rnn_cell_\w+(?: on cpu)?: h_next[^<]*differ", page), "a failed test's reason"
+    for bad in ("_hidden_points", "BEGIN HIDDEN TESTS", "nbgrader_bridge", "def test_", "expect_close"):
+        assert bad not in page, bad
+    perfect = (route["course"] / "feedback" / PERFECT / "day15" / "day15_basic.html").read_text(encoding="utf-8")
+    assert re.search(r"rnn_cell: (\d+) of \1 hidden tests passed", perfect)
