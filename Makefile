@@ -21,6 +21,8 @@ TIMEOUT ?=
 MEMORY ?=
 FORCE  ?=
 UNSAFE ?=
+DUE    ?=
+LATE_POLICY ?=
 
 COURSE ?= build/course
 
@@ -40,7 +42,6 @@ help:
 	@echo "  make mutants      mutation testing of solutions/ against the hidden suites (bench/mutants.md)"
 	@echo "  make venv         create .venv with the pinned requirements (every target does it first)"
 	@echo "  make clean        remove OUT (or grades/ and grades-demo/), build/, dist/"
-	@echo "  make help         this list"
 	@echo "Variables (make grade unless said):"
 	@echo "  SUBMISSIONS=path  the class: nbgrader folder, LMS zip, folder of archives, a student or a file"
 	@echo "  OUT=dir           output folder (default: grades/, grades-demo/ for the demo class)"
@@ -52,10 +53,11 @@ help:
 	@echo "  MEMORY=MiB        memory of a student's process, at least 256 (default 2048)"
 	@echo "  FORCE=1           regrade every student, even unchanged ones (make submit: zip despite errors)"
 	@echo "  UNSAFE=1          grade without the sandbox: for code you trust only"
+	@echo "  DUE=2026-12-01T23:59  due time: lateness of each student in the gradebook and feedback"
+	@echo "  LATE_POLICY=10%/day,cap=50%,grace=15m,zero-after=2026-12-03T23:59  what lateness costs (with DUE)"
 	@echo "  DAY=15 LEVEL=basic  narrow make check / make submit / make gradescope"
 	@echo "  EXERCISES=dir     the folder make submit zips (default exercises/)"
-	@echo "  COURSE=dir        make course's folder"
-	@echo "  PYTHON=path VENV=dir  the python3 that builds the virtual environment, and its folder (.venv)"
+	@echo "  COURSE=dir        make course's folder;  PYTHON=path  the python3 that builds .venv"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3 (3.10 or newer, with venv) found: install python3 and" \
@@ -86,7 +88,8 @@ grade: $(STAMP)
 	$(PY) -m autograder grade $(if $(SUBMISSIONS),"$(SUBMISSIONS)",--demo) $(if $(OUT),--out "$(OUT)") \
 	    $(if $(DEVICE),--device "$(DEVICE)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(TIMEOUT),--timeout "$(TIMEOUT)") \
 	    $(if $(MEMORY),--memory "$(MEMORY)") $(if $(STUDENT),--student "$(STUDENT)") \
-	    $(if $(EXERCISE),--exercise "$(EXERCISE)") $(if $(FORCE),--force) $(if $(UNSAFE),--unsafe-no-sandbox)
+	    $(if $(EXERCISE),--exercise "$(EXERCISE)") $(if $(FORCE),--force) $(if $(UNSAFE),--unsafe-no-sandbox) \
+	    $(if $(DUE),--due "$(DUE)") $(if $(LATE_POLICY),--late-policy "$(LATE_POLICY)")
 
 gradescope: $(STAMP)
 	$(PY) -m autograder.gradescope build $(if $(DAY),--day "$(DAY)")
