@@ -42,6 +42,7 @@ help:
 	@echo "  make mutants      mutation testing of solutions/ against the hidden suites (bench/mutants.md)"
 	@echo "  make venv         create .venv with the pinned requirements (every target does it first)"
 	@echo "  make clean        remove OUT (or grades/ and grades-demo/), build/, dist/"
+	@echo "  make help         this list"
 	@echo "Variables (make grade unless said):"
 	@echo "  SUBMISSIONS=path  the class: nbgrader folder, LMS zip, folder of archives, a student or a file"
 	@echo "  OUT=dir           output folder (default: grades/, grades-demo/ for the demo class)"
@@ -57,7 +58,8 @@ help:
 	@echo "  LATE_POLICY=10%/day,cap=50%,grace=15m,zero-after=2026-12-03T23:59  what lateness costs (with DUE)"
 	@echo "  DAY=15 LEVEL=basic  narrow make check / make submit / make gradescope"
 	@echo "  EXERCISES=dir     the folder make submit zips (default exercises/)"
-	@echo "  COURSE=dir        make course's folder;  PYTHON=path  the python3 that builds .venv"
+	@echo "  COURSE=dir        make course's folder"
+	@echo "  PYTHON=path VENV=dir  the python3 that builds the virtual environment, and its folder (.venv)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3 (3.10 or newer, with venv) found: install python3 and" \
