@@ -150,3 +150,15 @@ def test_run_autograder_in_gradescopes_layout_gives_the_points_of_make_grade(tmp
     assert result["score"] == local["score"] > 0
     assert [(t["name"], t["score"], t["max_score"]) for t in result["tests"]] == \
         [(t["name"], t["score"], t["max_score"]) for t in local["tests"]]
+
+
+def test_a_make_submit_zip_upload_is_staged_with_its_checks(tmp_path):
+    sys.path.insert(0, str(KIT / "tests"))
+    from test_archives import make_submit_zip
+    upload = tmp_path / "submission"
+    upload.mkdir()
+    basic = (KIT / "solutions" / "day15" / "basic.py").read_bytes()
+    (upload / "alice_day15.zip").write_bytes(make_submit_zip("alice", {"day15/basic.py": basic}))
+    klass, notes = gradescope.lay_out(upload, tmp_path / "work", None)
+    assert (klass / "alice" / "day15" / "basic.py").read_bytes() == basic
+    assert notes == ["alice: graded alice_day15.zip"]
