@@ -26,7 +26,7 @@ LATE_POLICY ?=
 
 COURSE ?= build/course
 
-.PHONY: help venv exercises check check-solutions test grade submit course gradescope clean mutants
+.PHONY: help venv exercises check check-solutions test grade submit course gradescope clean mutants release
 
 help:
 	@echo "Targets:"
@@ -34,6 +34,7 @@ help:
 	@echo "                    (Linux: as root, or as any user where user namespaces are allowed)"
 	@echo "  make gradescope   write dist/gradescope_autograder.zip (DAY=15: one day's) for Gradescope"
 	@echo "  make course       lay out an nbgrader course in COURSE (default $(COURSE))"
+	@echo "  make release      write the student bundles (day15, day16, both: folders and zips) into dist/student/"
 	@echo "  make check        run the public checks on exercises/ (DAY=15 LEVEL=basic to narrow)"
 	@echo "  make check-solutions  the public checks on solutions/, strict"
 	@echo "  make submit       STUDENT=<id> DAY=15: check your exercises and zip them into submissions/"
@@ -95,6 +96,9 @@ grade: $(STAMP)
 
 gradescope: $(STAMP)
 	$(PY) -m autograder.gradescope build $(if $(DAY),--day "$(DAY)")
+
+release: $(STAMP)   # the student distribution: no reference code, no hidden test (tests/test_release.py)
+	$(PY) -m autograder.release --out dist/student
 
 course: $(STAMP)
 	$(PY) -m autograder.course "$(COURSE)"

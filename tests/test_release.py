@@ -1,0 +1,207 @@
+"""``make release``: the student bundle holds nothing secret, installs outside the repository, and its
+self-check agrees with the kit's (verdicts, messages, known-mistake names, which form it read)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import build, release, selfcheck, submit
+from autograder.fingerprints import all_variants
+
+KIT = Path(__file__).resolve().parents[1]
+SOLVED = build.build_files(release=False)
+RELEASE = build.build_files(release=True)
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    written = release.release(out)
+    return out, written
+
+
+def _solution_lines() -> set[str]:
+    """Lines inside the solution regions, longer than 20 characters, that the kit does not already show
+    students (the generated release's own lines, the known mistakes' feedback text)."""
+    public = "\n".join(RELEASE.values()) + "\n".join(v.explanation + v.hint for v in all_variants())
+    lines = set()
+    for path in (KIT / "solutions").glob("*/*.py"):
+        inside = False
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "### BEGIN SOLUTION" in line:
+                inside = True
+            elif "### END SOLUTION" in line:
+                inside = False
+            elif inside and len(line.strip()) > 20 and line.strip() not in public:
+                lines.add(line.strip())
+    return lines
+
+
+def _hidden_test_names() -> set[str]:
+    return {name for path in (KIT / "autograder" / "hidden").rglob("*.py")
+            for name in re.findall(r"^\s*def (test_\w+)", path.read_text(encoding="utf-8"), re.M)}
+
+
+def _every_byte(out: Path) -> dict[str, bytes]:
+    blobs = {}
+    for path in out.rglob("*"):
+        if path.is_file():
+            blobs[str(path.relative_to(out))] = path.read_bytes()
+            if path.suffix == ".zip":
+                with zipfile.ZipFile(path) as zf:
+                    blobs.update({f"{path.name}!{n}": zf.read(n) for n in zf.namelist()})
+    return blobs
+
+
+def test_the_bundle_holds_no_solution_line_no_hidden_test_name_and_no_grader_name(dist):
+    out, _ = dist
+    solution_lines, hidden = _solution_lines(), _hidden_test_names()
+    assert len(solution_lines) > 100 and len(hidden) > 50      # (the search has something to find)
+    found = []
+    for name, data in _every_byte(out).items():
+        text = data.decode("utf-8", "replace")
+        found += [f"{name}: solution line {s!r}" for s in solution_lines if s in text]
+        found += [f"{name}: hidden test {h}" for h in hidden if re.search(rf"\b{h}\b", text)]
+        found += [f"{name}: the word autograder" for _ in re.finditer(r"autograder", text, re.I)][:1]
+        found += [f"{name}: compiled or pickled data" for suffix in (".pyc", ".pkl", ".pt") if name.endswith(suffix)]
+    assert not found, "\n".join(found[:20])
+
+
+def test_one_bundle_a_day_and_one_for_both_each_a_folder_and_a_zip(dist):
+    out, written = dist
+    assert sorted(p.name for p in written) == sorted(
+        [f"{n}{s}" for n in ("rnnkit-student-day15", "rnnkit-student-day16", "rnnkit-student") for s in ("", ".zip")])
+    day15 = out / "rnnkit-student-day15"
+    names = {p.relative_to(day15).as_posix() for p in day15.rglob("*") if p.is_file()}
+    for expected in ("README.md", "requirements.txt", "pyproject.toml", "day15/basic.py", "day15/day15_basic.ipynb",
+                     "day15/checking.py", "day15/misuse.py", "day15/public_tests.py",
+                     "rnnkit_student/selfcheck.py", "rnnkit_student/submit.py", "rnnkit_student/known_mistakes.json"):
+        assert expected in names
+    assert not any(n.startswith("day16/") for n in names)
+    assert "torch>=2.4,<3" in (day15 / "requirements.txt").read_text()
+    for tool in (day15 / "rnnkit_student").rglob("*.py"):      # cross-platform: what students run
+        text = tool.read_text()
+        assert "signal.alarm(" not in text or "hasattr(signal, \"SIGALRM\")" in text, tool
+        assert "/tmp" not in text and "fcntl" not in text, tool
+
+
+def test_make_submit_imports_neither_the_engine_nor_pytest():
+    code = ("import sys, autograder.submit, autograder.selfcheck; "
+            "bad = [m for m in sys.modules if m.startswith(('autograder.engine', 'autograder.archives', 'pytest', "
+            "'_pytest', 'autograder.fingerprints', 'torch'))]; print(bad); sys.exit(1 if bad else 0)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=KIT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# The bundle's self-check against the kit's
+# ------------------------------------------------------------------------------------------------
+
+def _student(bundle: Path, where: Path, edits: dict[str, str]) -> Path:
+    """A student's copy of ``bundle`` with ``edits`` ({day/file: text}) written in, the .py files newest."""
+    copy = where / bundle.name
+    shutil.copytree(bundle, copy)
+    for rel, text in edits.items():
+        (copy / rel).write_text(text, encoding="utf-8")
+    return copy
+
+
+def _wrong(day: str, level: str, old: str, new: str) -> str:
+    text = SOLVED[Path(day) / f"{level}.py"]
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+def _bundle_check(folder: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    run = subprocess.run([sys.executable, "-m", "rnnkit_student", "check", *args], cwd=folder,
+                         capture_output=True, text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def _kit_check(folder: Path, day: str) -> str:
+    return selfcheck.render(selfcheck.check_day(folder, day, namer=selfcheck.ReplayNamer()))
+
+
+CASES = {
+    "untouched": ("day15", {}),
+    "solved": ("day15", {f"day15/{lv}.py": SOLVED[Path("day15") / f"{lv}.py"] for lv in ("basic", "intermediate")}),
+    "known mistakes": ("day15", {
+        "day15/basic.py": _wrong("day15", "basic", "pre = pre + b_hh", "pass"),
+        "day15/intermediate.py": _wrong("day15", "intermediate", "torch.sigmoid(o) * torch.tanh(c_next)", "torch.sigmoid(o) * c_next")}),
+    "known mistake day16": ("day16", {"day16/basic.py": _wrong("day16", "basic", "    optimizer.zero_grad()\n", "    pass\n")}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_bundles_self_check_says_what_the_kits_says(dist, tmp_path, case):
+    day, edits = CASES[case]
+    out, _ = dist
+    folder = _student(out / f"rnnkit-student-{day}", tmp_path, edits)
+    kit = _kit_check(folder, day)
+    bundle = _bundle_check(folder)
+    assert bundle.strip() == kit.strip()
+    if case.startswith("known mistake"):
+        assert "This looks like a known mistake (" in bundle
+
+
+def test_the_mistake_table_names_what_the_replay_names(dist, tmp_path):
+    """In-process, one exercise: the precomputed table and the kit's replay name the same mistake."""
+    out, _ = dist
+    folder = _student(out / "rnnkit-student-day15", tmp_path,
+                      {"day15/basic.py": _wrong("day15", "basic", "pre = pre + b_hh", "pass")})
+    from autograder import known_mistakes
+    table = known_mistakes.load_table(out / "rnnkit-student-day15" / "rnnkit_student")
+    by_table = selfcheck.check_day(folder, "day15", ("basic",), namer=known_mistakes.TableNamer(table))
+    by_replay = selfcheck.check_day(folder, "day15", ("basic",), namer=selfcheck.ReplayNamer())
+    assert [(r.status, r.fingerprint, r.message) for r in by_table] == \
+        [(r.status, r.fingerprint, r.message) for r in by_replay]
+    assert by_table[0].fingerprint == "missing_b_hh"
+
+
+# ------------------------------------------------------------------------------------------------
+# Installs and runs outside the repository
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_zip_installs_with_pip_in_a_new_venv_and_its_commands_check_and_submit(dist, tmp_path):
+    out, _ = dist
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    # torch & co. (and pip, setuptools) from the kit's environment: no download of torch again.
+    (site / "kit_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    install = subprocess.run([str(py), "-m", "pip", "install", "--no-index", "--no-build-isolation", "--quiet",
+                              str(out / "rnnkit-student-day15.zip")], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=900)
+    assert install.returncode == 0, install.stdout + install.stderr
+    with zipfile.ZipFile(out / "rnnkit-student-day15.zip") as zf:
+        zf.extractall(tmp_path / "student")
+    work = tmp_path / "student" / "rnnkit-student-day15"
+    (work / "day15" / "basic.py").write_text(_wrong("day15", "basic", "pre = pre + b_hh", "pass"), encoding="utf-8")
+    check = subprocess.run([str(venv / "bin" / "rnnkit-check")], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=900)
+    assert check.returncode == 0, check.stderr
+    assert "known mistake (missing_b_hh)" in check.stdout and "not yet attempted" in check.stdout
+    sub = subprocess.run([str(venv / "bin" / "rnnkit-submit"), "--student", "s1", "--no-checks", "--force"],
+                         cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert sub.returncode == 0, sub.stderr
+    with zipfile.ZipFile(work / "submissions" / "s1_day15.zip") as zf:
+        names = set(zf.namelist())
+        manifest = json.loads(zf.read("manifest.json"))
+    assert names == {"manifest.json", "day15/basic.py", "day15/intermediate.py", "day15/advanced.py"}
+    assert manifest["student"] == "s1" and manifest["days"] == ["day15"]
