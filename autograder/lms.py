@@ -216,7 +216,10 @@ def write_all(out: Path, grades: list[Grade], assignment: str | None = None) -> 
     out = Path(out)
     pages = {}
     for g in grades:
-        md = (out / g.folder / FEEDBACK).read_text(encoding="utf-8")
+        try:
+            md = (out / g.folder / FEEDBACK).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):     # (graded next run: the engine rewrites a missing feedback.md)
+            continue
         page = feedback_html.render(md, f"Feedback: {g.folder}", g.lateness.note if g.lateness else "")
         report.write_atomic(out / g.folder / FEEDBACK_HTML, page)
         pages[g.folder] = page
