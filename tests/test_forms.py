@@ -1,0 +1,66 @@
+"""Notebook or ``.py``: ``make check``, ``make submit`` and the grader read the same form of every level,
+and say which (autograder.submissions.forms)."""
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import build, selfcheck, submit
+from autograder.engine import extract
+
+KIT = Path(__file__).resolve().parents[1]
+SOLVED = build.build_files(release=True), build.build_files(release=False)
+RELEASE, SOLUTION = SOLVED
+PY, NB = Path("day15/basic.py"), Path("day15/day15_basic.ipynb")
+WRONG_PY = SOLUTION[PY].replace("pre = pre + b_hh", "pass", 1)
+
+
+def student(tmp_path: Path, py: str | None, nb: str | None, newer: str = "py") -> Path:
+    """A student's folder: the release, with basic.py / day15_basic.ipynb replaced (None: deleted)."""
+    root = tmp_path / "stu"
+    build.write_tree(root, {rel: text for rel, text in RELEASE.items() if rel.parts[0] == "day15"})
+    for rel, text in ((PY, py), (NB, nb)):
+        if text is None:
+            (root / rel).unlink()
+        else:
+            (root / rel).write_text(text, encoding="utf-8")
+    older = root / (NB if newer == "py" else PY)
+    if older.exists():
+        os.utime(older, (older.stat().st_atime, older.stat().st_mtime - 3600))
+    return root
+
+
+def verdicts(root: Path, tmp_path: Path) -> dict:
+    rows = [r for r in selfcheck.check_day(root, "day15", ("basic",)) if r.exercise == "rnn_cell"]
+    archive = submit.submit("s1", ["day15"], root, tmp_path / "out", run_checks=False, echo=lambda *_: None)
+    with zipfile.ZipFile(archive) as zf:
+        submitted = sorted(n for n in zf.namelist() if n.startswith("day15/") and "basic" in n)
+    target = extract.discover(root)
+    graded = extract.read_student(target.students[0], [("day15", "basic")], KIT)
+    return {"check": rows[0].read.split(" ")[0], "status": rows[0].status, "fingerprint": rows[0].fingerprint,
+            "submitted": submitted, "grader": graded.source_name("day15", "basic"), "check_why": rows[0].read}
+
+
+CASES = {   # name: (py, nb, newer, the file every tool reads, rnn_cell's verdict)
+    "notebook only (the .py untouched)": (RELEASE[PY], SOLUTION[NB], "py", "day15_basic.ipynb", "passed"),
+    "notebook only (no .py at all)": (None, SOLUTION[NB], "nb", "day15_basic.ipynb", "passed"),
+    ".py only (the notebook untouched)": (SOLUTION[PY], RELEASE[NB], "nb", "basic.py", "passed"),
+    "both filled, the wrong .py newer": (WRONG_PY, SOLUTION[NB], "py", "basic.py", "failed"),
+    "both filled, the notebook newer": (WRONG_PY, SOLUTION[NB], "nb", "day15_basic.ipynb", "passed"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_check_submit_and_grader_read_the_same_form(tmp_path, case):
+    py, nb, newer, expected, status = CASES[case]
+    got = verdicts(student(tmp_path, py, nb, newer), tmp_path)
+    assert got["check"] == expected and got["grader"] == expected, got
+    assert got["submitted"] == [f"day15/{expected}"], got
+    assert got["status"] == status, got
+    if status == "failed":
+        assert got["fingerprint"] == "missing_b_hh"
+    if py is not None and nb is not None:          # a choice was made: the check says why
+        assert "(" in got["check_why"]
