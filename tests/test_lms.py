@@ -192,9 +192,11 @@ def test_feedback_is_short_one_message_and_one_hint_per_exercise():
                   f"  Hint: add b_hh\n  Hint: test hint {i}") for i in range(5)]
     data = {"student": "ann", "score": 4, "max_score": 9, "gpu": "GPU: not run.", "notes": [],
             "tests": fails + [result_row("day15", "rnn_forward", f"p{i}", "passed", 1) for i in range(4)]}
+    fails.insert(0, result_row("day15", "rnn_cell", "first", "failed", 1, "h_next: wrong\n  Hint: its own hint"))
+    data["tests"] = fails + data["tests"][5:]
     text = report.feedback(data)
-    assert text.count("Hint:") == 1 and "**Hint:** add b_hh" in text
-    assert text.count("values differ") == 1 and "Failed all 5 tests." in text
+    assert text.count("Hint:") == 1 and "**Hint:** add b_hh" in text and "known mistake (missing_b_hh)" in text
+    assert text.count("values differ") == 1 and "Failed all 6 tests." in text
     assert "- day15 basic: rnn_forward: 4 / 4 points" in text and "p0" not in text
     assert text.count("GPU: not run") == 1
 

@@ -97,6 +97,7 @@ def _quote(text: str) -> str:
 
 
 NOT_ATTEMPTED = "not attempted yet"      # (the start of the runner's message for an untouched stub)
+KNOWN = "This looks like a known mistake"   # (how a fingerprint's line starts: fingerprints/match.py)
 
 
 def _split_message(text: str) -> tuple[list[str], list[str], str | None]:
@@ -112,27 +113,25 @@ def _split_message(text: str) -> tuple[list[str], list[str], str | None]:
                 mistake_hint = line
             after_mistake = False
             continue
-        after_mistake = line.startswith("This looks like a known mistake")
+        after_mistake = line.startswith(KNOWN)
         lines.append(line)
     return lines, hints, mistake_hint
 
 
 def _exercise_lines(mine: list[dict]) -> list[str]:
-    """A failed exercise, grouped: which tests failed, one message (the first failure's), one hint
-    (a known mistake's if a failure matched one, else the first failure's own): not the same text per test."""
+    """A failed exercise, grouped: which tests failed, one message and one hint (of the first failure
+    that matched a known mistake, else of the first failure): not the same text per test."""
     failed = [t for t in mine if t["status"] not in ("passed", "not run")]
     short = [t["name"].split(": ", 1)[-1] for t in failed]
     passed = [t["name"].split(": ", 1)[-1] for t in mine if t["status"] == "passed"]
     out = [f"Failed all {len(mine)} tests." if len(failed) == len(mine) else
            f"Failed {len(failed)} of {len(mine)} tests: {', '.join(short)}. Passed: {', '.join(passed)}."]
-    message, hint = [], None
-    for t in failed:        # (another test's own hint would not fit the message shown; a known mistake's does)
-        lines, hints, mistake_hint = _split_message(t["output"])
-        if not message:
-            message, hint = lines, hints[0] if hints else None
-        if mistake_hint:
-            hint = mistake_hint
-            break
+    # The failure shown: the first that matched a known mistake (its name and fix say the most), else
+    # the first; its hint goes with it (another test's own hint would not fit the message shown).
+    parsed = [_split_message(t["output"]) for t in failed]
+    shown = next((p for p in parsed if any(line.startswith(KNOWN) for line in p[0])), parsed[0]) \
+        if parsed else ([], [], None)
+    message, hint = shown[0], shown[2] or (shown[1][0] if shown[1] else None)
     out += ["", _quote("\n".join(message)), ""] if message else [""]
     if hint:
         out += [hint.replace("Hint:", "**Hint:**", 1), ""]
