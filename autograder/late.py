@@ -148,8 +148,11 @@ def assess(raw: float, maximum: float, submitted: str, source: str, due: datetim
     due_shown = due.isoformat(sep=" ", timespec="minutes")
     late_by = when - due
     if late_by <= timedelta(0):
+        # (Canvas marks a late upload LATE but writes no time: the time used is then the download's)
+        doubt = " The LMS marked it late: the time used may not be the submission's, no penalty was applied." \
+            if lms_late else ""
         return Lateness(submitted, source, timedelta(0), 0, 0.0, raw,
-                        f"Submitted {shown} ({source}), on time (due {due_shown}).")
+                        f"Submitted {shown} ({source}), on time (due {due_shown}).{doubt}")
     if late_by <= policy.grace:
         return Lateness(submitted, source, late_by, 0, 0.0, raw,
                         f"Submitted {shown} ({source}), {_duration(late_by)} after the due time {due_shown}: "

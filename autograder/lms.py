@@ -248,6 +248,6 @@ def write_all(out: Path, grades: list[Grade], assignment: str | None = None) -> 
         report.write_atomic(gradebook, with_late_columns(gradebook.read_text(encoding="utf-8"), grades))
         for g in grades:
             lt = g.lateness
-            if lt and (lt.penalty or not lt.submitted):
+            if lt and (lt.penalty or not lt.submitted or "marked it late" in lt.note):
                 lines.append(f"late: {clean(g.folder, one_line=True)}: {clean(lt.note, one_line=True)}")
     return lines

@@ -147,6 +147,8 @@ def test_late_policy_costs(graded_class):
     assert cost(4 * 24 * 60).final == 0 and "cut-off" in cost(4 * 24 * 60).note
     low = late.assess(5, 100, "2026-12-03T00:00", "test", DUE, policy)
     assert low.final == 0 and low.penalty == 5                                     # never below 0
+    doubt = late.assess(50, 100, "2026-12-01T10:00", "test", DUE, policy, lms_late=True)
+    assert doubt.penalty == 0 and "marked it late" in doubt.note
     unknown = late.assess(50, 100, "", "", DUE, policy, lms_late=True)
     assert unknown.penalty == 0 and "not known" in unknown.note and "marked it late" in unknown.note
 
