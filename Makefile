@@ -26,7 +26,7 @@ LATE_POLICY ?=
 
 COURSE ?= build/course
 
-.PHONY: help venv exercises check check-solutions test grade submit course gradescope clean mutants release
+.PHONY: help venv exercises check check-solutions test grade submit course gradescope clean mutants release solutions-release
 
 help:
 	@echo "Targets:"
@@ -35,6 +35,7 @@ help:
 	@echo "  make gradescope   write dist/gradescope_autograder.zip (DAY=15: one day's) for Gradescope"
 	@echo "  make course       lay out an nbgrader course in COURSE (default $(COURSE))"
 	@echo "  make release      write the student bundles (day15, day16, both: folders and zips) into dist/student/"
+	@echo "  make solutions-release  solution notebooks with model answers into dist/solutions/ (after the deadline)"
 	@echo "  make check        run the public checks on exercises/ (DAY=15 LEVEL=basic to narrow)"
 	@echo "  make check-solutions  the public checks on solutions/, strict"
 	@echo "  make submit       STUDENT=<id> DAY=15: check your exercises and zip them into submissions/"
@@ -99,6 +100,9 @@ gradescope: $(STAMP)
 
 release: $(STAMP)   # the student distribution: no reference code, no hidden test (tests/test_release.py)
 	$(PY) -m autograder.release --out dist/student
+
+solutions-release: $(STAMP)   # solution notebooks with model answers, for after the deadline (never in the bundle)
+	$(PY) -m autograder.release --solutions --out dist/solutions
 
 course: $(STAMP)
 	$(PY) -m autograder.course "$(COURSE)"

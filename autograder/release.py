@@ -268,13 +268,63 @@ def release(out: Path) -> list[Path]:
     return written
 
 
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n.*?### END HIDDEN TESTS\n?", re.S)
+
+
+def _without_hidden_bodies(text: str) -> str:
+    """A solution notebook with each graded cell cut back to its header (what nbgrader's release keeps)."""
+    nb = json.loads(text)
+    for cell in nb.get("cells", []):
+        source = "".join(cell.get("source", []))
+        if "### BEGIN HIDDEN TESTS" in source:
+            cell["source"] = HIDDEN_BLOCK.sub("", source).rstrip("\n").splitlines(keepends=True)
+    return build.notebook_text(nb)
+
+
+def solution_tree() -> dict[Path, str]:
+    """The solution version (references, notebooks with model answers to the interview questions),
+    without the graded cells' bodies (they run the kit's hidden suites, which stay with the grader)."""
+    try:
+        tree = build.build_files(release=False)
+    except build.BuildError as exc:
+        raise ReleaseError(f"the solutions cannot be generated: {exc}") from None
+    return {rel: _without_hidden_bodies(text) if rel.suffix == ".ipynb" else text for rel, text in tree.items()}
+
+
+def solutions_release(out: Path) -> list[Path]:
+    """``make solutions-release``: ``rnnkit-solutions-<day>`` (folder and zip) per day, for courses that
+    publish model answers after the deadline and for self-learners after trying.  Never in the student bundle."""
+    tree = solution_tree()
+    written = []
+    for day in DAYS:
+        folder = out / f"rnnkit-solutions-{day}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        for rel, text in tree.items():
+            if rel.parts[0] == day:
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                (folder / rel).write_text(text, encoding="utf-8")
+        (folder / "README.md").write_text(
+            f"# RNN exercises, {day}: model solutions\n\nThe reference solution of every exercise "
+            f"(`{day}/<level>.py`) and the notebooks with the model answers to the interview questions. "
+            "Try the exercises first: reading a solution teaches far less than writing one.\n", encoding="utf-8")
+        written += [folder, zip_folder(folder)]
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make release", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=KIT_ROOT / "dist" / "student",
                         help="where to write (default: dist/student/; hand out only these)")
+    parser.add_argument("--solutions", action="store_true",
+                        help="write the solutions release instead (default folder: dist/solutions/)")
     args = parser.parse_args(argv)
     try:
-        written = release(args.out)
+        if args.solutions:
+            out = args.out if args.out != KIT_ROOT / "dist" / "student" else KIT_ROOT / "dist" / "solutions"
+            written = solutions_release(out)
+        else:
+            written = release(args.out)
     except ReleaseError as exc:
         print(f"release error: {exc}", file=sys.stderr)
         return 2

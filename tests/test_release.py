@@ -205,3 +205,18 @@ def test_the_zip_installs_with_pip_in_a_new_venv_and_its_commands_check_and_subm
         manifest = json.loads(zf.read("manifest.json"))
     assert names == {"manifest.json", "day15/basic.py", "day15/intermediate.py", "day15/advanced.py"}
     assert manifest["student"] == "s1" and manifest["days"] == ["day15"]
+
+
+def test_solutions_release_has_the_model_answers_and_no_hidden_test(tmp_path):
+    written = release.solutions_release(tmp_path)
+    assert sorted(p.name for p in written) == sorted(
+        [f"rnnkit-solutions-{d}{s}" for d in ("day15", "day16") for s in ("", ".zip")])
+    blobs = _every_byte(tmp_path)
+    text = "\n".join(b.decode("utf-8", "replace") for b in blobs.values())
+    assert "YOUR ANSWER HERE" not in text and "raise NotImplementedError" not in text
+    assert sum(s in text for s in _solution_lines()) > 100          # the references themselves
+    nb = json.loads((tmp_path / "rnnkit-solutions-day15" / "day15" / "day15_basic.ipynb").read_text())
+    assert nb["cells"]
+    hidden = _hidden_test_names()
+    assert not [h for h in hidden if re.search(rf"\b{h}\b", text)]
+    assert not re.search(r"autograder|### BEGIN HIDDEN TESTS", text, re.I)
