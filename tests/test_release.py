@@ -220,3 +220,34 @@ def test_solutions_release_has_the_model_answers_and_no_hidden_test(tmp_path):
     hidden = _hidden_test_names()
     assert not [h for h in hidden if re.search(rf"\b{h}\b", text)]
     assert not re.search(r"autograder|### BEGIN HIDDEN TESTS", text, re.I)
+
+
+# ------------------------------------------------------------------------------------------------
+# What students run works where there is no SIGALRM and no O_NOFOLLOW (Windows)
+# ------------------------------------------------------------------------------------------------
+
+def test_an_endless_exercise_is_bounded_without_sigalrm():
+    import threading
+    result, release_it = {}, threading.Event()
+
+    def from_a_thread():      # (SIGALRM serves the main thread only: this takes the thread path, as on Windows)
+        try:
+            selfcheck._bounded(lambda: release_it.wait(600), 0.5)     # a call that never returns by itself
+        except selfcheck._Timeout:
+            result["timed out"] = True
+    t = threading.Thread(target=from_a_thread)
+    t.start()
+    t.join(60)
+    release_it.set()          # (let the abandoned call end)
+    assert result == {"timed out": True}
+    assert selfcheck._bounded(lambda: 42, 5) == 42
+
+
+def test_safe_reads_refuse_links_without_o_nofollow(tmp_path, monkeypatch):
+    from autograder.safe_files import UnsafeFile, read_regular_file
+    (tmp_path / "real.py").write_text("x = 1\n")
+    os.symlink(tmp_path / "real.py", tmp_path / "link.py")
+    monkeypatch.delattr(os, "O_NOFOLLOW")
+    assert read_regular_file(tmp_path / "real.py", 100) == b"x = 1\n"
+    with pytest.raises(UnsafeFile, match="symbolic link"):
+        read_regular_file(tmp_path / "link.py", 100)
