@@ -251,3 +251,41 @@ def test_safe_reads_refuse_links_without_o_nofollow(tmp_path, monkeypatch):
     assert read_regular_file(tmp_path / "real.py", 100) == b"x = 1\n"
     with pytest.raises(UnsafeFile, match="symbolic link"):
         read_regular_file(tmp_path / "link.py", 100)
+
+
+# ------------------------------------------------------------------------------------------------
+# An archive from the bundle's submit is graded by the kit like the student's folder itself
+# ------------------------------------------------------------------------------------------------
+
+def _gradebook(out: Path) -> list[dict]:
+    import csv
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_the_bundles_archive_grades_to_the_points_of_the_folder(dist, tmp_path):
+    from test_engine_grading import _confinable     # (tests/ is on sys.path)
+    if not _confinable():
+        pytest.skip("no sandbox here: python -m autograder grade says why")
+    out, _ = dist
+    work = _student(out / "rnnkit-student-day15", tmp_path / "s1", {
+        "day15/basic.py": _wrong("day15", "basic", "pre = pre + b_hh", "pass"),
+        "day15/day15_intermediate.ipynb": SOLVED[Path("day15/day15_intermediate.ipynb")]})
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    sub = subprocess.run([sys.executable, "-m", "rnnkit_student", "submit", "--student", "s1", "--no-checks"],
+                         cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert sub.returncode == 0, sub.stderr
+    archive = work / "submissions" / "s1_day15.zip"
+    folder = tmp_path / "direct" / "s1"
+    shutil.copytree(work / "day15", folder / "day15")
+    books = []
+    for target, grades in ((archive, tmp_path / "g_archive"), (folder, tmp_path / "g_folder")):
+        run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(target), "--device", "cpu",
+                              "--out", str(grades)], cwd=KIT, capture_output=True, text=True, timeout=1800)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        books.append(_gradebook(grades))
+    points = [{k: v for k, v in row.items() if k not in ("student", "submitted", "graded_at")} for row in books[0]]
+    assert points == [{k: v for k, v in row.items() if k not in ("student", "submitted", "graded_at")}
+                      for row in books[1]]
+    assert len(points) == 1
