@@ -341,11 +341,16 @@ def _place(upload: Upload, entries: list[tuple[str, bytes]]) -> None:
     for path, name, data in loose:
         said = (upload.manifest or {}).get("days")
         guess = [d for d in said if isinstance(d, str) and d in DAYS] if isinstance(said, list) else []
-        guess = guess or upload.days
+        guess = guess or upload.days or [d for d in DAYS if re.search(rf"{d}(?!\d)", upload.label, re.I)]   # its name
         if len(guess) == 1 and name not in upload.files.get(guess[0], {}):
             upload.files.setdefault(guess[0], {})[name] = data
-        else:
-            ignored.append(path)
+        elif len(guess) == 1:
+            upload.notes.append(f"{guess[0]}: two files named {name} in {upload.label}; graded the first "
+                                f"({path} ignored)")
+        else:   # an exercise file, but of which day? never guessed silently (nor called "not an exercise file")
+            upload.notes.append(f"ignored in {upload.label}: {path} (an exercise file, but nothing says which day: "
+                                f"put it in a {DAYS[0]}/ or {DAYS[1]}/ folder, or name the upload with its day, "
+                                f"e.g. <id>_{DAYS[0]}.zip)")
     if ignored:
         shown = ", ".join(sorted(ignored)[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
         upload.notes.append(f"ignored in {upload.label}: {shown} (not an exercise file: "

@@ -64,3 +64,32 @@ def test_check_submit_and_grader_read_the_same_form(tmp_path, case):
         assert got["fingerprint"] == "missing_b_hh"
     if py is not None and nb is not None:          # a choice was made: the check says why
         assert "(" in got["check_why"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Loose uploads: a bare exercise file in an upload
+# ------------------------------------------------------------------------------------------------
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    import io
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_a_bare_exercise_file_is_taken_when_the_upload_names_its_day_and_never_called_not_an_exercise(tmp_path):
+    from autograder import archives
+    solved = SOLUTION[PY].encode()
+    download = tmp_path / "download.zip"
+    download.write_bytes(_zip({
+        "doe_jane_2001_9001_mine_day15.zip": _zip({"basic.py": solved}),      # the upload's name says day15
+        "roe_rich_2002_9002_homework.zip": _zip({"basic.py": solved}),        # nothing says which day
+    }))
+    staged = archives.stage(download, tmp_path / "out")
+    jane, rich = staged.students["doe_jane_2001"], staged.students["roe_rich_2002"]
+    assert jane.files["day15"]["basic.py"] == solved
+    assert not rich.files.get("day15") and not rich.files.get("day16")
+    said = " ".join(rich.notes)
+    assert "an exercise file, but nothing says which day" in said and "not an exercise file" not in said, said
