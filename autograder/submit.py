@@ -259,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--day must be one of {', '.join(d[3:] for d in DAYS)}")
     from autograder.selfcheck import days_in, default_exercises
     exercises = args.exercises or default_exercises()
-    out = args.out or (KIT_ROOT / "submissions" if exercises == KIT_ROOT / "exercises" else exercises / "submissions")
+    in_kit = Path(exercises).resolve() == (KIT_ROOT / "exercises").resolve()
+    out = args.out or (KIT_ROOT / "submissions" if in_kit else Path(exercises) / "submissions")
     days = [day] if day else (days_in(exercises) or list(DAYS))
     try:
         submit(args.student.strip(), days, exercises, out, run_checks=not args.no_checks,
