@@ -80,7 +80,12 @@ def tool_source(text: str) -> str:
     text = re.sub(r"\bautograder\.", f"{PACKAGE}.", text)
     text = re.sub(r"\bfrom autograder import\b", f"from {PACKAGE} import", text)
     text = re.sub(r"\bautograder\b", "kit", text)     # what is left is prose (a docstring naming a kit file)
-    text = text.replace("make check", "rnnkit-check").replace("make submit", "rnnkit-submit")
+    for kit_words, bundle_words in (("make submit STUDENT=<id>", "rnnkit-submit --student <id>"),
+                                    ("with FORCE=1", "with --force"), ("EXERCISES=<folder", "--exercises <folder"),
+                                    ("run make submit from the kit, or give", "run rnnkit-submit in the bundle's folder, "
+                                     "or give"),
+                                    ("make check", "rnnkit-check"), ("make submit", "rnnkit-submit")):
+        text = text.replace(kit_words, bundle_words)
     if re.search(r"\bautograder\b", text):
         raise ReleaseError("a student tool still names the kit's grader after renaming: "
                            + next(ln for ln in text.splitlines() if re.search(r"\bautograder\b", ln)).strip())
