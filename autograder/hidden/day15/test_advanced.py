@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
 from solutions.checking import expect_equal, fail
-from solutions.misuse import RecipeError, run_misuse
+from solutions.misuse import RecipeError, run_misuse, validate
 
 # PyTorch's messages, kind by kind (torch 2.x wording; alternatives for modules, cells and devices).
 # Where a pattern has two groups, they hold the expected and the actual value, which must differ.
@@ -80,9 +80,15 @@ PROVOKE_HINT = {
 }
 
 
+def fresh(kind: str) -> str:
+    """The kind as a new string object, the way a grader reads it from elsewhere: ``kind is "..."``
+    (identity with the submission's own literal) must not pass where ``kind == "..."`` is meant."""
+    return str(bytearray(kind, "utf-8"), "utf-8")
+
+
 def _recipe(submission, kind):
     try:
-        recipe = submission.provoke(kind)
+        recipe = submission.provoke(fresh(kind))
     except NotImplementedError:
         raise
     except Exception as raised:
@@ -109,7 +115,21 @@ def _witnessed(submission, kind):
     if exc is None:
         fail(f"provoke({kind!r})'s recipe ran without an error in torch {torch.__version__}.",
              f"the recipe must commit the mistake: {PROVOKE_HINT[kind]}")
+    if kind == "zero_length":
+        _expect_no_negative_length(recipe)
     return exc
+
+
+def _expect_no_negative_length(recipe):
+    """PyTorch words a negative length like a 0 ("... an element in 'lengths' that is <= 0"): only the
+    recipe tells the mistake of zero_length (a sequence with no real step) from an impossible length."""
+    lengths = validate(recipe)["lengths"]
+    values = lengths["values"] if isinstance(lengths, dict) else (lengths or [])
+    negative = [v for v in values if v < 0]
+    if negative:
+        fail(f"provoke('zero_length')'s recipe has the lengths {values}: {negative[0]} is not the length of a sequence "
+             f"with no real step, it is no length at all (PyTorch happens to word both errors alike).",
+             "use lengths that contain a 0, e.g. [T, 0], all others between 1 and T")
 
 
 def _expect_genuine(submission, reference, kind):
@@ -152,7 +172,7 @@ def test_provoke_rejects_unknown_kinds(submission, reference):
     _expect_genuine(submission, reference, "input_size")  # a provoke that only ever raises ValueError earns nothing here
     for kind in ("no_such_kind", "Input_Size", ""):
         try:
-            result = submission.provoke(kind)
+            result = submission.provoke(fresh(kind))
         except ValueError:
             continue
         except NotImplementedError:

@@ -229,6 +229,12 @@ def test_clip_uneven_gradients(submission, reference, device):
     theirs, ours = _leaves([((6, 4), 5.0), ((4,), 0.01), ((3, 3), 0.3)], device)
     _clip_both(submission, reference, theirs, ours, 1.0, "clip_grad_norm, one large and two small gradients, "
                "max_norm=1")
+    if device.type == "cuda":
+        # The norm comes back on the first gradient's device (the docstring, as clip_grad_norm_): only a second
+        # real device shows it (a meta gradient cannot be copied to the CPU, by torch's clip_grad_norm_ either).
+        on_gpu, on_cpu = _leaves([((6, 4), 5.0), ((4,), 0.01)], device), _leaves([((3, 3), 0.3)], "cpu")
+        _clip_both(submission, reference, on_gpu[0] + on_cpu[0], on_gpu[1] + on_cpu[1], 1.0,
+                   f"clip_grad_norm, two gradients on {device} and the last one on the CPU, max_norm=1")
 
 
 @pytest.mark.grade("clip_grad_norm", points=2)
