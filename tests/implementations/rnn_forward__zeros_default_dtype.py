@@ -4,8 +4,6 @@ import torch
 
 DAY = "day15"
 EXPECT = {"rnn_forward": ("loses", r"h0=None")}
-KNOWN_GAP = ("test_rnn_forward_h0_none_without_bias calls rnn_forward outside naming_the_case: a crash reads "
-             "'RuntimeError: expected m1 and m2 to have the same dtype' without the case (h0=None)")
 
 
 def rnn_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, batch_first=False):

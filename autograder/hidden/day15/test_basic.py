@@ -174,9 +174,11 @@ def test_rnn_forward_batch_first(submission, reference, device):
 def test_rnn_forward_h0_none_without_bias(submission, reference, device):
     for batch_first in (False, True):
         args = _forward_args(5, 3, 2, 4, device, bias=False, h0=False, batch_first=batch_first)
-        _expect_forward(f"rnn_forward with h0=None, no biases, batch_first={batch_first}",
-                        submission.rnn_forward(*_copies(args), batch_first=batch_first),
-                        reference.rnn_forward(*_copies(args), batch_first=batch_first), batch_first=batch_first)
+        label = f"rnn_forward with h0=None, no biases, batch_first={batch_first}"
+        expected = reference.rnn_forward(*_copies(args), batch_first=batch_first)
+        with naming_the_case(label, "h0=None means zeros of the dtype and device of x (x.new_zeros(B, H))"):
+            got = submission.rnn_forward(*_copies(args), batch_first=batch_first)
+        _expect_forward(label, got, expected, batch_first=batch_first)
 
 
 @pytest.mark.grade("rnn_forward", points=2)
