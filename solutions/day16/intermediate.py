@@ -117,10 +117,11 @@ def clip_grad_norm(parameters: torch.Tensor | Iterable[torch.Tensor], max_norm: 
 def hidden_grad_norms(rnn: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """How strongly the last output depends on every earlier hidden state: ||dL/dh_t||.
 
-    L = output[-1].sum(), the sum of the last step's output, which is the top layer of the
-    final hidden state (h_n[-1]). h_t is the hidden state after step t, the tensor h of shape
-    (num_layers, B, H) that step t hands to step t+1 (for an LSTM, h of the pair (h, c); the
-    path through c is not h_t's). Because ``rnn(x)`` runs all steps in one call, the states are
+    L = h_n[-1].sum(): the sum of the top layer of the final hidden state h_n = h_{T-1} (the same
+    values as output[-1], but compute L from the state: the output returned by the last step is
+    another tensor, and autograd would find h_{T-1} unused). h_t is the hidden state after step
+    t, the tensor h of shape (num_layers, B, H) that step t hands to step t+1 (for an LSTM, h of
+    the pair (h, c); the path through c is not h_t's). Because ``rnn(x)`` runs all steps in one call, the states are
     only reachable by running the rnn one step at a time, carrying the state.
     For t = T-1 the gradient is 1 on the top layer, so norms[-1] = sqrt(B * H).
     A vanishing gradient shows as norms[t] shrinking quickly as t goes back in time.
