@@ -11,9 +11,9 @@ def clip_grad_norm(parameters, max_norm):
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.tensor(0.0)
-    squared = sum((g ** 2).sum() for g in grads)
+    squared = sum((g ** 2).sum().to(grads[0].device) for g in grads)
     if squared > max_norm:
         with torch.no_grad():
             for g in grads:
-                g.mul_(max_norm / squared)
+                g.mul_((max_norm / squared).to(g.device))
     return squared.sqrt()
