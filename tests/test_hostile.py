@@ -53,16 +53,26 @@ LEAK_WORDS = ["### BEGIN SOLUTION", "@pytest.mark.grade", "expect_close(", "Trac
 # The attacks: one submission each (day15/basic.py unless a case says otherwise)
 # ------------------------------------------------------------------------------------------------
 
+def _spy_paths(base: Path, out: Path) -> list[str]:
+    return [str(p) for p in (
+        KIT / "solutions" / "day15" / "basic.py", KIT / "autograder" / "hidden" / "day15" / "test_basic.py",
+        base / "suites" / "day15" / "test_basic.py", base / "course" / "gradebook.db",
+        base / "course" / "source" / "day15" / "basic.py", base / "course" / "submitted" / "zz_classmate"
+        / "day15" / "basic.py", out / "earlier" / "results.json", "/proc/self/environ", "/proc/1/environ")]
+
+
+def spy_paths_of(attack) -> list[str]:
+    """What the spy of the attack class tried to read, in its order."""
+    return _spy_paths(attack["base"], attack["out"])
+
+
 def _spy(base: Path, out: Path) -> str:
     """Looks everywhere it must not and raises what it found: the grader must show it nothing."""
-    paths = [KIT / "solutions" / "day15" / "basic.py", KIT / "autograder" / "hidden" / "day15" / "test_basic.py",
-             base / "suites" / "day15" / "test_basic.py", base / "course" / "gradebook.db",
-             base / "course" / "source" / "day15" / "basic.py", base / "course" / "submitted" / "zz_classmate"
-             / "day15" / "basic.py", out / "earlier" / "results.json", "/proc/self/environ", "/proc/1/environ"]
+    paths = _spy_paths(base, out)
     return re.sub(r"^ *### (BEGIN|END) SOLUTION\n", "", with_rnn_cell(f'''
         global _REPORT
         if _REPORT is None:
-            _REPORT = _look({[str(p) for p in paths]!r}, {str(base)!r})
+            _REPORT = _look({paths!r}, {str(base)!r})
         raise ValueError("SPY " + _REPORT)''', prelude='''
 _REPORT = None
 # (spelt in hex: the words themselves must not be in this module's memory, the scan would find them)
@@ -153,9 +163,12 @@ def _look(paths, base):
         except Exception:
             pass
     secrets = [w.decode() for w in WORDS if w.decode() in env + repr(frames) + repr(objs)]
-    return json.dumps({"files": {p: v for p, v in found.items() if v == "read" or isinstance(v, list)},
-                       "tried": len(found), "walked": walked[:10], "modules": mods[:10], "secrets": secrets,
-                       "memory": mem, "regions": regions})
+    # Compact (files by their number in ``paths``, names walked only if sensitive): feedback quotes
+    # just the first 300 characters of a student's own message.
+    sensitive = {"gradebook.db", "basic.py", "day15_basic.ipynb", "test_basic.py"}
+    return json.dumps({"files": {str(i): v for i, v in enumerate(found.values()) if v == "read" or isinstance(v, list)},
+                       "tried": len(found), "walked": sorted(set(walked) & sensitive), "walked_n": len(walked),
+                       "modules": mods[:3], "secrets": secrets, "memory": mem, "regions": regions}, separators=(",", ":"))
 '''), flags=re.M)
 
 
@@ -606,7 +619,7 @@ def test_the_spy_found_nothing(attack):
     row = next(t for t in results(attack["out"], "spy")["tests"] if t["exercise"] == "rnn_cell")
     report = json.loads(row["output"].split("SPY ", 1)[1])
     assert report["files"] == {} and report["tried"] == 9 and report["regions"] > 10, report
-    assert report["walked"] == [] and report["modules"] == [], report
+    assert report["walked_n"] == 0 and report["modules"] == [], report
     assert report["secrets"] == [] and report["memory"] == [], report
 
 
@@ -690,9 +703,13 @@ FAULT_STUDENTS = ("ada", "bob", "cyd", "dee", "eve", "fay")
 
 
 def engine_files(out: Path) -> dict[str, bytes]:
-    """What the engine writes (the CLI's summary.txt/png aside), and any stray temporary file."""
+    """What the engine writes (not what the CLI adds after grading: summaries, LMS files, feedback.html),
+    and any stray temporary file."""
+    from autograder import outputs
+    after = {outputs.SUMMARY_TEXT, outputs.SUMMARY_PLOT, outputs.MISTAKES_PLOT, outputs.CANVAS_GRADES,
+             outputs.MOODLE_GRADES, outputs.MOODLE_FEEDBACK, "feedback.html"}
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name != ".lock" and "summary" not in p.name}
+            if p.is_file() and p.name != ".lock" and p.name not in after}
 
 
 @pytest.fixture(scope="module")
@@ -985,6 +1002,7 @@ def test_grading_one_student_hides_the_classmates_and_the_course(host, attack, t
     report = json.loads(row["output"].split("SPY ", 1)[1])
     # (the class run's own output beside the course is not this run's: readable, as documented)
     private = (str(attack["course"]), str(attack["base"] / "suites"), str(KIT))
-    assert [p for p in report["files"] if p.startswith(private)] == [], report
-    assert not {"gradebook.db", "basic.py", "day15_basic.ipynb", "test_basic.py"} & set(report["walked"]), report
+    read = [spy_paths_of(attack)[int(i)] for i in report["files"]]
+    assert [p for p in read if p.startswith(private)] == [], report
+    assert report["walked"] == [], report
     assert report["memory"] == [] and report["secrets"] == [], report
