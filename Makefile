@@ -26,7 +26,7 @@ LATE_POLICY ?=
 
 COURSE ?= build/course
 
-.PHONY: help venv exercises check check-solutions test grade submit course gradescope clean mutants release solutions-release
+.PHONY: help venv exercises check check-solutions test test-slow grade submit course gradescope clean mutants release solutions-release
 
 help:
 	@echo "Targets:"
@@ -40,7 +40,8 @@ help:
 	@echo "  make check-solutions  the public checks on solutions/, strict"
 	@echo "  make submit       STUDENT=<id> DAY=15: check your exercises and zip them into submissions/"
 	@echo "  make exercises    regenerate exercises/ (stubs and notebooks) from solutions/"
-	@echo "  make test         run the kit's own tests"
+	@echo "  make test         run the kit's own tests, the fast ones (a few minutes)"
+	@echo "  make test-slow    the slow end-to-end ones: nbgrader, release installs, mutations, 200-student runs (CI runs both)"
 	@echo "  make mutants      mutation testing of solutions/ against the hidden suites (bench/mutants.md)"
 	@echo "  make venv         create .venv with the pinned requirements (every target does it first)"
 	@echo "  make clean        remove OUT (or grades/ and grades-demo/), build/, dist/"
@@ -85,8 +86,11 @@ check-solutions: $(STAMP)
 submit: $(STAMP)
 	$(PY) -m autograder.submit --student "$(STUDENT)" --day "$(DAY)" --exercises "$(EXERCISES)" $(if $(FORCE),--force)
 
-test: $(STAMP)
-	$(PY) -m pytest
+test: $(STAMP)   # the fast default; CI runs test-slow after it
+	$(PY) -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
 
 grade: $(STAMP)
 	$(PY) -m autograder grade $(if $(SUBMISSIONS),"$(SUBMISSIONS)",--demo) $(if $(OUT),--out "$(OUT)") \
