@@ -20,8 +20,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
+from autograder.hidden.witness import fresh, witnessed
 from solutions.checking import expect_equal, fail
-from solutions.misuse import RecipeError, run_misuse, validate
+from solutions.misuse import validate
 
 # PyTorch's messages, kind by kind (torch 2.x wording; alternatives for modules, cells and devices).
 # Where a pattern has two groups, they hold the expected and the actual value, which must differ.
@@ -80,41 +81,9 @@ PROVOKE_HINT = {
 }
 
 
-def fresh(kind: str) -> str:
-    """The kind as a new string object, the way a grader reads it from elsewhere: ``kind is "..."``
-    (identity with the submission's own literal) must not pass where ``kind == "..."`` is meant."""
-    return str(bytearray(kind, "utf-8"), "utf-8")
-
-
-def _recipe(submission, kind):
-    try:
-        recipe = submission.provoke(fresh(kind))
-    except NotImplementedError:
-        raise
-    except Exception as raised:
-        fail(f"provoke({kind!r}) raised {type(raised).__name__}: {str(raised)[:200]} instead of returning a recipe.",
-             "return the misuse as a recipe (a dict in misuse.py's format); the grader runs it")
-    if isinstance(recipe, BaseException):
-        fail(f"provoke({kind!r}) returned an exception ({type(recipe).__name__}), not a recipe: the grader only "
-             f"counts an error it sees PyTorch raise when it runs your recipe itself.",
-             "return the misuse as a dict in misuse.py's format; try it with run_misuse(provoke(kind))")
-    if not isinstance(recipe, dict):
-        fail(f"provoke({kind!r}) returned a {type(recipe).__name__}, not a recipe (a dict).",
-             "return the misuse as a dict in misuse.py's format")
-    return recipe
-
-
 def _witnessed(submission, kind):
     """The error PyTorch raises when the grader runs the submission's recipe for ``kind``."""
-    recipe = _recipe(submission, kind)
-    try:
-        exc = run_misuse(recipe)
-    except RecipeError as bad:
-        fail(f"provoke({kind!r}) returned a recipe that is not in misuse.py's format: {str(bad)[:240]}",
-             f"see misuse.py's docstring for the format; for {kind}: {PROVOKE_HINT[kind]}")
-    if exc is None:
-        fail(f"provoke({kind!r})'s recipe ran without an error in torch {torch.__version__}.",
-             f"the recipe must commit the mistake: {PROVOKE_HINT[kind]}")
+    recipe, exc = witnessed(submission, kind, PROVOKE_HINT[kind])
     if kind == "zero_length":
         _expect_no_negative_length(recipe)
     return exc

@@ -17,8 +17,8 @@ import pytest
 import torch
 from torch import nn
 
+from autograder.hidden.witness import fresh, witnessed
 from solutions.checking import expect_close, expect_equal, expect_floats, fail
-from solutions.misuse import RecipeError, run_misuse
 
 F64 = torch.float64
 
@@ -67,35 +67,8 @@ PROVOKE_HINT = {
 }
 
 
-def fresh(kind: str) -> str:
-    """The kind as a new string object, the way a grader reads it from elsewhere: ``kind is "..."``
-    (identity with the submission's own literal) must not pass where ``kind == "..."`` is meant."""
-    return str(bytearray(kind, "utf-8"), "utf-8")
-
-
 def _check_provoked(submission, reference, kind):
-    try:
-        recipe = submission.provoke(fresh(kind))
-    except NotImplementedError:
-        raise
-    except Exception as raised:
-        fail(f"provoke({kind!r}) raised {type(raised).__name__} instead of returning a recipe: {str(raised)[:200]}",
-             "return the mistake as a recipe (a dict in misuse.py's format); the grader runs it")
-    if isinstance(recipe, BaseException):
-        fail(f"provoke({kind!r}) returned an exception ({type(recipe).__name__}), not a recipe: the grader only counts "
-             f"an error it sees PyTorch raise when it runs your recipe itself.",
-             "return the mistake as a dict in misuse.py's format; try it with run_misuse(provoke(kind))")
-    if not isinstance(recipe, dict):
-        fail(f"provoke({kind!r}) returned {type(recipe).__name__}, not a recipe (a dict).",
-             "return the mistake as a dict in misuse.py's format")
-    try:
-        exc = run_misuse(recipe)
-    except RecipeError as bad:
-        fail(f"provoke({kind!r}) returned a recipe that is not in misuse.py's format: {str(bad)[:240]}",
-             f"see misuse.py's docstring for the format; for {kind}: {PROVOKE_HINT[kind]}")
-    if exc is None:
-        fail(f"provoke({kind!r})'s recipe ran without an error in torch {torch.__version__}.",
-             f"the recipe must commit the mistake: {PROVOKE_HINT[kind]}")
+    _, exc = witnessed(submission, kind, PROVOKE_HINT[kind])
     type_names, pattern = GENUINE[kind]
     name, message = type(exc).__name__, str(exc)
     if name not in type_names or not re.search(pattern, message):
