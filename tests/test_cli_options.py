@@ -87,7 +87,7 @@ def test_make_help_lists_every_target_and_every_variable():
 
 def make_grade_line(*variables) -> str:
     """The command `make grade` would run (its continued lines joined)."""
-    shown = subprocess.run(["make", "-n", "grade", *variables], cwd=KIT, capture_output=True, text=True).stdout
+    shown = subprocess.run(["make", "-n", "--no-print-directory", "grade", *variables], cwd=KIT, capture_output=True, text=True).stdout
     return " ".join(shown.replace("\\\n", " ").splitlines()[-1].split())
 
 
