@@ -53,4 +53,12 @@ def all_variants() -> list[Variant]:
 
 
 def _load() -> None:
-    from autograder.fingerprints import day15, day16  # noqa: F401  (registers on import)
+    """Import every ``dayNN*.py`` module of this package (each registers its variants on import).
+
+    Discovered rather than listed so that a new exercise's fingerprints live in a module of
+    their own (``day15_gru.py``) without an edit here.
+    """
+    import importlib
+    import pkgutil
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("day")):
+        importlib.import_module(f"{__name__}.{module}")
