@@ -193,8 +193,8 @@ def _fp_module(name, source):
 
 _fp_module("autograder", "")
 _fp = _fp_module("autograder.fingerprints", {init!r})
-_fp_module("autograder.fingerprints.day15", {day15!r})
-_fp_module("autograder.fingerprints.day16", {day16!r})
+for _name, _source in {modules!r}:
+    _fp_module("autograder.fingerprints." + _name, _source)
 {name} = next(v.fn for v in _fp.REGISTRY if (v.day, v.exercise, v.name) == ({day!r}, {name!r}, {variant!r}))
 '''
 
@@ -223,8 +223,9 @@ def variant_source(v) -> str:
         return (ref + "\n\n" + inspect.getsource(fp16._bptt)
                 + f"\n\ndef bptt(*args):\n    return _bptt(*args, **{fp16.BPTT_BUGS[v.name][0]!r})\n")
     fp = KIT / "autograder" / "fingerprints"
-    return ref + PRELUDE.format(init=(fp / "__init__.py").read_text(), day15=(fp / "day15.py").read_text(),
-                                day16=(fp / "day16.py").read_text(), name=v.exercise, day=v.day, variant=v.name)
+    modules = [(path.stem, path.read_text()) for path in sorted(fp.glob("day*.py"))]   # as _load discovers them
+    return ref + PRELUDE.format(init=(fp / "__init__.py").read_text(), modules=modules, name=v.exercise,
+                                day=v.day, variant=v.name)
 
 
 DEMO = {"dan_missing_bias": ("day15", "rnn_cell", "missing_b_hh"),
