@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import outputs
-from autograder.catalogue import DAYS, LEVELS
+from autograder.catalogue import DAYS, LEVELS, levels_of
 from autograder.safe_files import UnsafeFile, read_regular_file
 from autograder.submissions import MANIFEST, SAFE_ID  # noqa: F401  (one definition: make submit's too)
 from autograder.textsafe import clean
@@ -68,7 +68,7 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar",
 NOTES_FILE = ".rnnkit-archives.json"  # class level: per-student notes and rejections, read by the engine
 STUDENT_NOTES = ".archive.json"       # per student: the same notes (their bytes enter the resume hash)
 STAGING = outputs.STAGING
-EXERCISE_NAMES = {f"{lv}.py" for lv in LEVELS} | {f"{d}_{lv}.ipynb" for d in DAYS for lv in LEVELS}
+EXERCISE_NAMES = {f"{lv}.py" for lv in LEVELS} | {f"{d}_{lv}.ipynb" for d in DAYS for lv in levels_of(d)}
 SKIPPED_QUIETLY = {MANIFEST, "checking.py", "public_tests.py", ".DS_Store", "Thumbs.db", "desktop.ini"}
 
 

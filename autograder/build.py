@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, levels_of
 
 KIT_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = KIT_ROOT / "solutions"
@@ -331,7 +331,7 @@ def build_files(release: bool = True) -> dict[Path, str]:
             files[Path(day) / helper] = (SOLUTIONS / helper).read_text(encoding="utf-8")
         for shipped in SHIPPED_PER_DAY:
             files[Path(day) / shipped] = (SOLUTIONS / day / shipped).read_text(encoding="utf-8")
-        for level in LEVELS:
+        for level in levels_of(day):
             lf = read_level(day, level)
             files[Path(day) / f"{level}.py"] = lf.stub_text if release else lf.solution_text
             template = SOLUTIONS / day / f"{level}.nb.md"

@@ -6,7 +6,6 @@ build when ``solutions/`` disagrees with this list.
 from __future__ import annotations
 
 DAYS = ("day15", "day16")
-LEVELS = ("basic", "intermediate", "advanced")
 
 CATALOGUE: dict[str, dict[str, tuple[str, ...]]] = {
     "day15": {
@@ -22,7 +21,17 @@ CATALOGUE: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Every level of any day, in teaching order. Days differ (Day 16 has a "project" level, Day 15 has
+# not): code that walks one day's levels uses levels_of(day), never LEVELS.
+LEVELS: tuple[str, ...] = tuple(dict.fromkeys(lv for levels in CATALOGUE.values() for lv in levels))
+
+
+def levels_of(day: str) -> tuple[str, ...]:
+    """The levels of ``day``, in teaching order."""
+    return tuple(CATALOGUE[day])
+
+
 def exercises_of(day: str, level: str | None = None) -> list[tuple[str, str]]:
     """[(level, exercise)] of a day, in teaching order."""
-    levels = LEVELS if level is None else (level,)
+    levels = levels_of(day) if level is None else (level,)
     return [(lv, name) for lv in levels for name in CATALOGUE[day][lv]]

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from autograder import build
-from autograder.catalogue import DAYS, LEVELS
+from autograder.catalogue import DAYS, levels_of
 
 COURSE_ID = "module8-rnn"
 
@@ -68,7 +68,7 @@ def write_course(root: Path, timeout: int = 60) -> Path:
         source.mkdir(parents=True, exist_ok=True)
         for shipped in build.SHIPPED_HELPERS + build.SHIPPED_PER_DAY:
             (source / shipped).write_text(solution_tree[Path(day) / shipped], encoding="utf-8")
-        for level in LEVELS:
+        for level in levels_of(day):
             name = build.notebook_name(day, level)
             (source / name).write_text(solution_tree[Path(day) / name], encoding="utf-8")
     return root

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import build
-from autograder.catalogue import DAYS, LEVELS
+from autograder.catalogue import DAYS, levels_of
 
 
 @dataclass
@@ -136,7 +136,7 @@ def student_files(student: Student) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for day in DAYS:
         form = {"day15": "py", "day16": "notebook"}[day] if student.form == "mixed" else student.form
-        for level in LEVELS:
+        for level in levels_of(day):
             tree = solved if level in student.solved_levels else base
             py_text = tree[Path(day) / f"{level}.py"]
             for edit in student.edits:

@@ -128,7 +128,7 @@ def lay_out(submission: Path, work: Path, day: str | None) -> tuple[Path, list[s
     ``make submit`` zips are staged by autograder.archives (their checks, their notes).  Returns the
     class folder and what was left out (said to the student)."""
     from autograder import archives
-    from autograder.catalogue import DAYS, LEVELS
+    from autograder.catalogue import DAYS, LEVELS, levels_of
 
     files = _files(submission)
     zips = [f for f in files if f.suffix.lower() == ".zip"]
@@ -145,7 +145,7 @@ def lay_out(submission: Path, work: Path, day: str | None) -> tuple[Path, list[s
         rel = path.relative_to(submission)
         m = re.fullmatch(r"(day\d+)_(\w+)\.ipynb", path.name)
         folder_day = next((p for p in reversed(rel.parts[:-1]) if p in DAYS), None)
-        if m and m[1] in DAYS and m[2] in LEVELS:
+        if m and m[1] in DAYS and m[2] in levels_of(m[1]):
             target_day = m[1]
         elif path.suffix == ".py" and path.stem in LEVELS and (folder_day or day):
             target_day = folder_day or day

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
-from autograder.catalogue import CATALOGUE, LEVELS
+from autograder.catalogue import CATALOGUE, levels_of
 
 
 def load_module(path: Path, label: str = "kitmod") -> ModuleType:
@@ -35,7 +35,7 @@ def load_module(path: Path, label: str = "kitmod") -> ModuleType:
 def load_day(root: Path, day: str) -> SimpleNamespace:
     """Namespace of every catalogue function of ``day`` found under ``root/day``."""
     functions = {}
-    for level in LEVELS:
+    for level in levels_of(day):
         module = load_module(Path(root) / day / f"{level}.py", label=day)
         for name in CATALOGUE[day][level]:
             if hasattr(module, name):

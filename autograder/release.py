@@ -31,7 +31,7 @@ import zipfile
 from pathlib import Path
 
 from autograder import build, known_mistakes
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, levels_of
 from autograder.submissions import forms
 
 KIT_ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +103,7 @@ def release_tree() -> dict[Path, str]:
 def release_stub_hashes(tree: dict[Path, str]) -> dict[str, dict[str, str]]:
     out = {}
     for day in DAYS:
-        for level in LEVELS:
+        for level in levels_of(day):
             out[f"{day}/{level}"] = forms.definition_hashes(tree[Path(day) / f"{level}.py"], CATALOGUE[day][level])
     return out
 
@@ -117,7 +117,7 @@ def known_mistake_table(day_dirs: dict[str, Path]) -> dict:
     for day, day_dir in day_dirs.items():
         checking = selfcheck._fresh_day_modules(day_dir)
         references = load_day(KIT_ROOT / "solutions", day)
-        for level in LEVELS:
+        for level in levels_of(day):
             for name in CATALOGUE[day][level]:
                 def run(fn):
                     known_mistakes.seed_like_release()

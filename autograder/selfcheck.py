@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import known_mistakes
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, LEVELS, levels_of
 from autograder.loading import load_module
 from autograder.submissions import forms
 
@@ -137,13 +137,13 @@ def _load_form(day_dir: Path, form, day: str):
     return module
 
 
-def check_day(root: Path, day: str, levels=LEVELS, namer=None) -> list[Row]:
+def check_day(root: Path, day: str, levels=None, namer=None) -> list[Row]:
     namer = namer or default_namer()
     day_dir = root / day
     checking = _fresh_day_modules(day_dir)
     rows = []
     shipped = shipped_release_table()
-    for level in levels:
+    for level in (levels_of(day) if levels is None else [lv for lv in levels if lv in CATALOGUE[day]]):
         names = CATALOGUE[day][level]
         choice, unreadable = forms.choose_in_folder(day_dir, day, level, names, shipped)
         if choice is None:
@@ -165,22 +165,40 @@ def check_day(root: Path, day: str, levels=LEVELS, namer=None) -> list[Row]:
             if not callable(fn):
                 rows.append(Row(day, level, name, "error", f"{filename} defines no function {name}()", read=read))
                 continue
-            recorder = namer.wrap(fn, day, name)   # the checks' calls, to name a known mistake
-            try:
-                status, message = _bounded(lambda: checking.run_public_checks(name, recorder), TIMEOUT_S)
-            except _Timeout:
-                status, message = "failed", f"timed out after {TIMEOUT_S} s: look for a loop that never ends"
-            fingerprint = None
-            if status == "failed" and recorder.calls:
-                try:
-                    found = namer.name(day, name, recorder)
-                except Exception:  # noqa: BLE001 - naming the mistake is a bonus, never a crash
-                    found = None
-                if found is not None:
-                    fingerprint, description = found
-                    message = f"{message}\n{description}"
+            status, message, fingerprint = check_function(checking, day, name, fn, namer)
             rows.append(Row(day, level, name, status, message, fingerprint, read))
     return rows
+
+
+def check_function(checking, day: str, name: str, fn, namer=None) -> tuple[str, str, str | None]:
+    """One exercise's public checks on ``fn``: (status, message, known mistake or None).
+
+    ``checking`` is the day's shipped ``checking`` module (its public checks registered).  The one
+    verdict of ``make check`` and of a notebook's ``check(rnn_cell)`` cell (``checking.check`` calls
+    this through :func:`notebook_check`), so both say the same words and name the same mistake."""
+    namer = namer or default_namer()
+    recorder = namer.wrap(fn, day, name)   # the checks' calls, to name a known mistake
+    try:
+        status, message = _bounded(lambda: checking.run_public_checks(name, recorder), TIMEOUT_S)
+    except _Timeout:
+        status, message = "failed", f"timed out after {TIMEOUT_S} s: look for a loop that never ends"
+    fingerprint = None
+    if status == "failed" and recorder.calls:
+        try:
+            found = namer.name(day, name, recorder)
+        except Exception:  # noqa: BLE001 - naming the mistake is a bonus, never a crash
+            found = None
+        if found is not None:
+            fingerprint, description = found
+            message = f"{message}\n{description}"
+    return status, message, fingerprint
+
+
+def notebook_check(checking, day: str, name: str, fn) -> tuple[str, str]:
+    """What a notebook's ``check(NAME)`` cell runs when this tool sits beside the exercises (the kit's
+    or the bundle's): :func:`check_function` with the default namer, as ``make check`` runs it."""
+    status, message, _ = check_function(checking, day, name, fn)
+    return status, message
 
 
 def render(rows: list[Row]) -> str:
@@ -224,12 +242,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder holding day15/ and day16/ (default: the current folder if it holds them, "
                              "else the kit's exercises/)")
     parser.add_argument("--day", choices=[d[3:] for d in DAYS] + [""], default="", help="15 or 16 (default: both)")
-    parser.add_argument("--level", choices=list(LEVELS) + [""], default="", help="basic, intermediate or advanced")
+    parser.add_argument("--level", choices=list(LEVELS) + [""], default="", help=", ".join(LEVELS) + " (project: Day 16 only)")
     parser.add_argument("--strict", action="store_true", help="exit 1 unless every exercise passes")
     args = parser.parse_args(argv)
     args.path = args.path or default_exercises()
     days = [f"day{args.day}"] if args.day else (days_in(args.path) or list(DAYS))
-    levels = [args.level] if args.level else list(LEVELS)
+    levels = [args.level] if args.level else None
     rows = [row for day in days for row in check_day(args.path, day, levels)]
     print(render(rows))
     return 1 if args.strict and any(r.status != "passed" for r in rows) else 0

@@ -27,7 +27,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, levels_of
 from autograder.safe_files import UnsafeFile, read_regular_file
 from autograder.submissions import MANIFEST, SAFE_ID, forms
 from autograder.submissions.notebooks import catalogue_defs, notebook_code
@@ -55,7 +55,7 @@ def kit_version(kit: Path = KIT_ROOT) -> str:
 def student_files(root: Path, day: str) -> list[tuple[str, Path]]:
     """(archive path, file) of every form a student may submit for ``day``: the level files and notebooks."""
     out = []
-    for level in LEVELS:
+    for level in levels_of(day):
         for name in (f"{level}.py", f"{day}_{level}.ipynb"):
             out.append((f"{day}/{name}", root / day / name))
     return out
@@ -65,7 +65,7 @@ def chosen_files(root: Path, day: str, shipped: dict | None = None) -> tuple[lis
     """Per level, the one form the student worked in: ([(archive path, file)], {day/level: what was read
     and why}, [unreadable forms' reasons])."""
     out, taken, problems = [], {}, []
-    for level in LEVELS:
+    for level in levels_of(day):
         choice, unreadable = forms.choose_in_folder(root / day, day, level, CATALOGUE[day][level], shipped)
         problems += list(unreadable.values())
         if choice is None:
@@ -87,7 +87,7 @@ def _read(path: Path) -> bytes:
 def validate(files: dict[str, bytes], day: str, root: Path) -> list[str]:
     """Problems that stop a submission: invalid notebooks, .py files that do not import."""
     problems = []
-    for level in LEVELS:
+    for level in levels_of(day):
         names = CATALOGUE[day][level]
         nb_key = f"{day}/{day}_{level}.ipynb"
         if nb_key in files:
@@ -206,7 +206,7 @@ def submit(student: str, days: list[str], exercises: Path, out: Path, *, run_che
         taken.update(day_taken)
         for key, _path in chosen:
             files[key] = present[key]
-        for level in LEVELS:
+        for level in levels_of(day):
             if f"{day}/{level}" not in day_taken and not any(k.startswith(f"{day}/") and level in k for k in present):
                 problems.append(f"missing: {day}/{level}.py (or {day}/{day}_{level}.ipynb)")
     if not files:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import outputs
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, levels_of
 from autograder.textsafe import clean
 
-EXERCISE_ORDER = [(day, name) for day in DAYS for level in LEVELS for name in CATALOGUE[day][level]]
+EXERCISE_ORDER = [(day, name) for day in DAYS for level in levels_of(day) for name in CATALOGUE[day][level]]
 FAILED = ("failed", "timed out", "crashed")      # a wrong answer (not: not attempted, missing, not run)
 UNEXPLAINED = "(failed, no known mistake)"
 BINS = [(0, 20), (20, 40), (40, 60), (60, 80), (80, 100.0001)]

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from autograder import build  # noqa: E402  (no torch: the client must start fast)
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS  # noqa: E402
+from autograder.catalogue import CATALOGUE, DAYS, LEVELS, levels_of  # noqa: E402
 
 WORK = ROOT / "build" / "mutants"
 TARGET = WORK / "target"          # the copy cosmic-ray mutates
@@ -373,7 +373,7 @@ def summarize(mutants: list[dict], equivalent: dict) -> tuple[list[dict], list[s
     stale += [f"{k}: no such mutant any more" for k in equivalent if k not in ids]
     rows = []
     for day in DAYS:
-        for level in LEVELS:
+        for level in levels_of(day):
             for exercise in CATALOGUE[day][level]:
                 mine = [m for m in mutants if m["day"] == day and m["exercise"] == exercise]
                 if not mine:
@@ -452,7 +452,7 @@ def render(data: dict) -> str:
 
 def run(only: list[str], label: str | None, sample: int | None) -> int:
     import importlib.metadata
-    scope = [(d, lv) for d in DAYS for lv in LEVELS if not only or f"{d}/{lv}" in only]
+    scope = [(d, lv) for d in DAYS for lv in levels_of(d) if not only or f"{d}/{lv}" in only]
     _prepare()
     sock = str(WORK / "server.sock")
     env = dict(os.environ, **{SOCKET_ENV: sock})
@@ -534,7 +534,7 @@ def main(argv=None) -> int:
         return client(args.day, args.level)
     if args.command == "report":
         return report_again()
-    bad = [o for o in args.only if o.count("/") != 1 or o.split("/")[0] not in DAYS or o.split("/")[1] not in LEVELS]
+    bad = [o for o in args.only if o.count("/") != 1 or o.split("/")[0] not in DAYS or o.split("/")[1] not in CATALOGUE.get(o.split("/")[0], ())]
     if bad:
         parser.error(f"--only {bad[0]}: expected DAY/LEVEL such as day15/basic")
     return run(args.only, args.label, args.sample)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder import build
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, levels_of
 
 KIT = Path(__file__).resolve().parents[1]
 EXERCISES = KIT / "exercises"
@@ -41,7 +41,7 @@ def test_release_contains_no_solution_code():
     assert "BEGIN SOLUTION" not in released and "END SOLUTION" not in released
     leaked = []
     for day in DAYS:
-        for level in LEVELS:
+        for level in levels_of(day):
             for ex in build.read_level(day, level).exercises.values():
                 for line in ex.solution_lines:
                     # Distinctive lines only: `return h` could appear in any stub's docstring.
@@ -64,7 +64,7 @@ def test_release_contains_no_hidden_test():
 
 def test_every_stub_raises_not_implemented_naming_its_exercise():
     for day in DAYS:
-        for level in LEVELS:
+        for level in levels_of(day):
             text = (EXERCISES / day / f"{level}.py").read_text(encoding="utf-8")
             for name in CATALOGUE[day][level]:
                 assert re.search(rf'raise NotImplementedError\("{name} \({day} {level}\): not yet attempted', text)
@@ -73,7 +73,7 @@ def test_every_stub_raises_not_implemented_naming_its_exercise():
 def test_notebook_cells_carry_nbgrader_metadata():
     for day in DAYS:
         points = build.hidden_points(day)
-        for level in LEVELS:
+        for level in levels_of(day):
             nb = json.loads((EXERCISES / day / build.notebook_name(day, level)).read_text(encoding="utf-8"))
             graded = {c["metadata"]["nbgrader"]["grade_id"]: c for c in nb["cells"] if "nbgrader" in c["metadata"]}
             for name in CATALOGUE[day][level]:

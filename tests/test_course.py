@@ -29,7 +29,7 @@ pytest.importorskip("nbgrader")
 nbformat = pytest.importorskip("nbformat")
 
 from autograder import build, course, demo  # noqa: E402
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS  # noqa: E402
+from autograder.catalogue import CATALOGUE, DAYS, levels_of  # noqa: E402
 
 pytestmark = pytest.mark.slow
 KIT = Path(__file__).resolve().parents[1]
@@ -198,7 +198,7 @@ def test_release_has_no_solution_and_no_hidden_test(cycle):
     release = cycle["root"] / "release"
     files = [p for p in release.rglob("*") if p.is_file()]
     assert {p.name for p in files if p.suffix == ".ipynb"} == {
-        build.notebook_name(d, l) for d in DAYS for l in LEVELS}
+        build.notebook_name(d, l) for d in DAYS for l in levels_of(d)}
     for path in files:
         text = path.read_text(encoding="utf-8")
         for bad in ("BEGIN HIDDEN TESTS", "_hidden_points", "nbgrader_bridge", str(KIT), "BEGIN SOLUTION"):
@@ -213,7 +213,7 @@ def test_release_has_no_solution_and_no_hidden_test(cycle):
 def test_release_is_the_kits_exercises_modulo_nbgraders_stub(cycle):
     stub = re.compile(r"raise NotImplementedError\(.*\)$|# YOUR CODE HERE\nraise NotImplementedError\(\)$", re.M)
     for day in DAYS:
-        for level in LEVELS:
+        for level in levels_of(day):
             name = build.notebook_name(day, level)
             ours = json.loads((KIT / "exercises" / day / name).read_text())["cells"]
             theirs = json.loads((cycle["root"] / "release" / day / name).read_text())["cells"]
@@ -236,7 +236,7 @@ def test_agreement_nbgrader_and_engine_exercise_by_exercise(cycle):
     nbg, eng = cycle["nbgrader"], cycle["engine"]
     students = HONEST + [TAMPER]
     everyone = students + [CHEAT]
-    keys = [(s, d, ex) for s in everyone for d in DAYS for lv in LEVELS for ex in CATALOGUE[d][lv]]
+    keys = [(s, d, ex) for s in everyone for d in DAYS for lv in levels_of(d) for ex in CATALOGUE[d][lv]]
     rows, differ = [], []
     for s in everyone:
         for d in DAYS:

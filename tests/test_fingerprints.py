@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder import selfcheck
-from autograder.catalogue import CATALOGUE, LEVELS
+from autograder.catalogue import CATALOGUE, levels_of
 from autograder.fingerprints import all_variants, match
 
 def _confinable() -> bool:
@@ -33,7 +33,7 @@ IDS = [v.key for v in VARIANTS]
 
 
 def level_of(day: str, exercise: str) -> str:
-    return next(lv for lv in LEVELS if exercise in CATALOGUE[day][lv])
+    return next(lv for lv in levels_of(day) if exercise in CATALOGUE[day][lv])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ class _Recording:
         refs = match.references(day)
         from types import SimpleNamespace
         names = {}
-        for level in LEVELS:
+        for level in levels_of(day):
             for name in CATALOGUE[day][level]:
                 rec = self.recorders.setdefault((day, name), match.Recorder(getattr(refs, name), day, name))
                 names[name] = rec
@@ -97,7 +97,7 @@ def reference_calls():
     for day in ("day15", "day16"):
         checking = selfcheck._fresh_day_modules(KIT / "solutions" / day)
         refs = match.references(day)
-        for level in LEVELS:
+        for level in levels_of(day):
             for name in CATALOGUE[day][level]:
                 rec = match.Recorder(getattr(refs, name), day, name)
                 status, message = checking.run_public_checks(name, rec)

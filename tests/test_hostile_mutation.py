@@ -22,7 +22,7 @@ import sys
 import pytest
 
 import test_engine_grading as eg   # noqa: E402 - the existing machinery (tests/ is on sys.path)
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, levels_of
 
 KIT, put = eg.KIT, eg.put
 
@@ -90,7 +90,7 @@ def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("mutation")
     for student, (alter, in_place) in STUDENTS.items():
         for day in DAYS:
-            for level in LEVELS:
+            for level in levels_of(day):
                 put(base / "class" / student / day / f"{level}.py", submission(alter, in_place, day, level))
     host = eg.Host(dict(os.environ))
     try:
@@ -110,7 +110,7 @@ def points(out, student: str) -> dict[tuple[str, str], float]:
     return got
 
 
-EXERCISES = [(d, e) for d in DAYS for lv in LEVELS for e in CATALOGUE[d][lv]]
+EXERCISES = [(d, e) for d in DAYS for lv in levels_of(d) for e in CATALOGUE[d][lv]]
 
 
 @pytest.mark.parametrize("alter", ["zero", "halve"])

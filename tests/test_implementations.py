@@ -76,15 +76,15 @@ class _Record:
 
 
 def grade_files(files: list[Path]) -> dict:
-    from autograder.catalogue import CATALOGUE, LEVELS
+    from autograder.catalogue import CATALOGUE, levels_of
     from autograder.loading import load_day, load_module
     out = {}
     for path in files:
         module = load_module(path, "impl")
         day, expect = module.DAY, module.EXPECT
-        levels = [lv for lv in LEVELS if any(e in CATALOGUE[day][lv] for e in expect)]
+        levels = [lv for lv in levels_of(day) if any(e in CATALOGUE[day][lv] for e in expect)]
         functions = vars(load_day(KIT / "solutions", day)) | \
-            {name: getattr(module, name) for lv in LEVELS for name in CATALOGUE[day][lv] if hasattr(module, name)}
+            {name: getattr(module, name) for lv in levels_of(day) for name in CATALOGUE[day][lv] if hasattr(module, name)}
         text = path.read_text(encoding="utf-8")
         namespace = SimpleNamespace(**functions, _source=lambda level, text=text: text)
         record = _Record(expect, _Submission(day, namespace))

@@ -16,11 +16,11 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 from autograder import build  # noqa: E402
-from autograder.catalogue import DAYS, LEVELS  # noqa: E402
+from autograder.catalogue import DAYS, levels_of  # noqa: E402
 
 pytestmark = pytest.mark.slow
 KIT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = [(day, level) for day in DAYS for level in LEVELS]
+NOTEBOOKS = [(day, level) for day in DAYS for level in levels_of(day)]
 
 
 def _execute(path: Path):

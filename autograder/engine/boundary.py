@@ -39,7 +39,7 @@ import zlib
 
 import torch
 
-from autograder.catalogue import CATALOGUE, LEVELS
+from autograder.catalogue import CATALOGUE, levels_of
 from autograder.engine import protocol, sandbox
 from autograder.stateful import stateful_objects
 
@@ -477,7 +477,7 @@ class _Boundary(torch.autograd.Function):
 # ------------------------------------------------------------------------------------------
 
 def level_of(day: str, name: str) -> str | None:
-    return next((lv for lv in LEVELS if name in CATALOGUE[day][lv]), None)
+    return next((lv for lv in levels_of(day) if name in CATALOGUE[day][lv]), None)
 
 
 class Session:
@@ -562,7 +562,7 @@ class Session:
                 handle = self._worker(device)
             except _WorkerGone as exc:
                 raise Crashed(f"the process that runs your code could not start: {exc.why}") from None
-            for level in LEVELS:
+            for level in levels_of(day):
                 if not self.code.has(day, level) or (day, level) in self.load_errors \
                         or (day, level) in handle.loaded:
                     continue

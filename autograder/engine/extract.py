@@ -24,7 +24,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, LEVELS, levels_of
 from autograder.safe_files import UnsafeFile, read_regular_file
 from autograder.submissions.forms import Form, choose
 from autograder.submissions.notebooks import NotebookCode, catalogue_defs, notebook_code  # noqa: F401
@@ -97,10 +97,10 @@ def discover(path: Path) -> Target:
     entries = [e for e in _dir_entries(path) if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")]
     if _is_day(path.name):
         ref = StudentRef(path.parent.name, path, {path.name: [Path(f.path) for f in _dir_entries(path)]})
-        return Target("student", path, [ref], [(path.name, lv) for lv in LEVELS])
+        return Target("student", path, [ref], [(path.name, lv) for lv in levels_of(path.name)])
     if any(_is_day(e.name) for e in entries):
         ref = _student(path.name, path)
-        return Target("student", path, [ref], [(d, lv) for d in DAYS if d in ref.files for lv in LEVELS])
+        return Target("student", path, [ref], [(d, lv) for d in DAYS if d in ref.files for lv in levels_of(d)])
     students = [_student(e.name, Path(e.path)) for e in entries]
     days = sorted({d for s in students for d in s.files}, key=DAYS.index)
     if _staged_notes(path, students) and not days:     # a class staged from archives, all refused
@@ -109,7 +109,7 @@ def discover(path: Path) -> Target:
         raise TargetError(
             f"{path} does not look like a class (submitted/<student>/{DAYS[0]}/...), a student's folder "
             f"(<student>/{DAYS[0]}/...) or an exercise file: no {DAYS[0]}/ or {DAYS[1]}/ folder found in it")
-    return Target("class", path, students, [(d, lv) for d in days for lv in LEVELS])
+    return Target("class", path, students, [(d, lv) for d in days for lv in levels_of(d)])
 
 
 def _staged_notes(path: Path, students: list[StudentRef]) -> bool:
@@ -132,7 +132,7 @@ def _file_target(path: Path) -> Target:
         day, level = day or m.group(1), m.group(2)
     elif path.suffix == ".py":
         level = path.stem
-    if day not in DAYS or level not in LEVELS:
+    if day not in DAYS or level not in levels_of(day):
         raise TargetError(
             f"cannot tell which exercise {path.name} is: grade a file named <level>.py inside a "
             f"{DAYS[0]}/ or {DAYS[1]}/ folder, or <day>_<level>.ipynb (levels: {', '.join(LEVELS)})")
@@ -285,14 +285,14 @@ def read_student(ref: StudentRef, scope: list[tuple[str, str]], kit: Path) -> St
                     code.unusable[(day, level)] = ref.rejected or f"no {day}/ folder in your submission"
             continue
         levels = [lv for d, lv in scope if d == day]
-        expected = {f"{lv}.py": lv for lv in LEVELS} | {f"{day}_{lv}.ipynb": lv for lv in LEVELS}
+        expected = {f"{lv}.py": lv for lv in levels_of(day)} | {f"{day}_{lv}.ipynb": lv for lv in levels_of(day)}
         found: dict[str, dict[str, Path]] = {}
         for path in files:
             lv = expected.get(path.name)
             if lv is None:
                 if path.name not in SILENT and path.suffix in (".py", ".ipynb"):
                     code.notes.append(f"{day}: ignored {path.name}: not an exercise file name (expected "
-                                      f"{', '.join(f'{lv}.py' for lv in LEVELS)} or {day}_<level>.ipynb)")
+                                      f"{', '.join(f'{lv}.py' for lv in levels_of(day))} or {day}_<level>.ipynb)")
                 continue
             found.setdefault(lv, {})["nb" if path.suffix == ".ipynb" else "py"] = path
         for level in levels:

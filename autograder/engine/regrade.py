@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, levels_of
 from autograder.engine import report
 
 ORDER = {(day, name): i for i, (day, name) in
-         enumerate((d, n) for d in DAYS for lv in LEVELS for n in CATALOGUE[d][lv])}
+         enumerate((d, n) for d in DAYS for lv in levels_of(d) for n in CATALOGUE[d][lv])}
 
 
 def previous(folder: Path) -> dict | None:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from autograder import outputs
-from autograder.catalogue import CATALOGUE, DAYS, LEVELS
+from autograder.catalogue import CATALOGUE, DAYS, levels_of
 from autograder.textsafe import clean
 
 RESULTS, FEEDBACK, STATE = "results.json", "feedback.md", ".state.json"   # per student
@@ -151,7 +151,7 @@ def feedback(data: dict) -> str:
     tests = data["tests"]
     passed, failed, not_run, untouched = [], [], [], []
     for day in DAYS:
-        for level in LEVELS:
+        for level in levels_of(day):
             for exercise in CATALOGUE[day][level]:
                 mine = [t for t in tests if t["day"] == day and t["exercise"] == exercise]
                 if not mine:
@@ -203,7 +203,7 @@ def gradebook(out_dir: Path, students=None) -> str:
             continue
         if valid_results(data):   # (a stray or hand-edited file is not a student's row)
             rows[entry.name] = data
-    columns = [(d, e) for d in DAYS for lv in LEVELS for e in CATALOGUE[d][lv]
+    columns = [(d, e) for d in DAYS for lv in levels_of(d) for e in CATALOGUE[d][lv]
                if any(t.get("day") == d and t.get("exercise") == e for r in rows.values() for t in r["tests"])]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

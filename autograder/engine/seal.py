@@ -39,7 +39,7 @@ READS_SECRETS = (
 )
 # A submission's own module names (a day's files are imported as these) and the shipped helpers
 # that live beside them.
-SUBMISSION_NAMES = ("basic", "intermediate", "advanced", "checking", "public_tests")
+SUBMISSION_NAMES = ("basic", "intermediate", "advanced", "project", "checking", "public_tests")
 # Folders whose code or text a student must never see (the kit's own tests embed the solutions).
 SECRET_FOLDERS = ("solutions", "autograder/hidden", "autograder/fingerprints", "tests")
 
