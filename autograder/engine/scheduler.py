@@ -506,6 +506,12 @@ def _chosen_students(tgt, names) -> set[int] | None:
 def _grade_one(ref, job: dict, opts: Options, client: zygote.Client, files: list[Path],
                exercises=None) -> tuple[dict, list[str]]:
     code = extract.read_student(ref, job["tgt"].scope, opts.kit)
+    return grade_code(code, job, opts, client, files, exercises)
+
+
+def grade_code(code: extract.StudentCode, job: dict, opts: Options, client: zygote.Client, files: list[Path],
+               exercises=None) -> tuple[dict, list[str]]:
+    """One student's code already read (here, or by the TA's process for a Dask worker: engine/cluster.py)."""
     for _attempt in range(3):   # again from the start when a worker was killed from outside (kill -9, OOM)
         session = boundary.Session(client, code, opts)
         try:
@@ -514,7 +520,7 @@ def _grade_one(ref, job: dict, opts: Options, client: zygote.Client, files: list
             session.close()
         if not session.disturbed:
             break
-    data = report.results(ref.name, plugin.rows, code.notes, job["devices"], job["gpu_note"],
+    data = report.results(code.name, plugin.rows, code.notes, job["devices"], job["gpu_note"],
                           unsafe=not opts.sandbox)
     return data, plugin.errors
 
