@@ -15,10 +15,15 @@ Canvas id (nbgrader's layout, ``make submit`` archives, Blackboard) is given by 
 ``SIS Login ID``.
 
 Moodle's grading worksheet has ``Identifier`` = ``Participant <id>``, where ``<id>`` is the number
-Moodle writes into each submission's folder name (``Jane Doe_12345_assignsubmission_file_``), and
-``Grade`` and ``Feedback comments`` columns (the rest of its worksheet's columns are optional for an
-upload; the ``Last modified`` ones are left out so that Moodle does not compare times).  Its feedback
-zip holds ``<Full name>_<id>_assignsubmission_file_/feedback.html``, the names of the download.
+Moodle writes into each submission's folder name (``Jane Doe_12345_assignsubmission_file_``),
+``Grade``, ``Last modified (grade)`` and ``Feedback comments``.  Moodle's importer
+(mod/assign/feedback/offline/importgradeslib.php) refuses a worksheet without any of the first three
+("invalidgradeimport"), and skips a row whose ``Last modified (grade)`` is more than a minute older
+than the grade Moodle holds (unless the TA ticks "ignore modified"): it is the time this file is
+written, so a grade a TA changed in Moodle after this run is kept and a regrade replaces an earlier
+upload.  Its feedback zip holds ``<Full name>_<id>_assignsubmission_file_/feedback.html``, the names of
+the download (mod/assign/feedback/file/importziplib.php splits a folder on '_' into full name,
+participant id, plugin type and plugin).
 Students who did not come from a Moodle download have no participant id: they are left out of the
 Moodle files and the terminal says how many.
 
@@ -35,6 +40,7 @@ import os
 import re
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from autograder import feedback_html, late, outputs
@@ -44,7 +50,7 @@ from autograder.textsafe import clean
 RESULTS, FEEDBACK, FEEDBACK_HTML = "results.json", "feedback.md", "feedback.html"
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
-                  "Grade can be changed", "Feedback comments"]
+                  "Grade can be changed", "Last modified (grade)", "Feedback comments"]
 LATE_COLUMNS = ["submitted", "late", "raw", "penalty", "final"]
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)       # (the same class gives the same bytes)
 
@@ -160,14 +166,16 @@ def _comment(g: Grade) -> str:
     return text + ". The details are in feedback.html."
 
 
-def moodle_csv(grades: list[Grade]) -> str:
-    """Moodle's grading worksheet; the comment is HTML in Moodle, so it is escaped."""
+def moodle_csv(grades: list[Grade], written: datetime | None = None) -> str:
+    """Moodle's grading worksheet; the comment is HTML in Moodle, so it is escaped.  ``written``: the
+    ``Last modified (grade)`` time (now), as ISO 8601 with its zone, which PHP's strtotime reads."""
+    stamp = (written or datetime.now(timezone.utc)).isoformat(timespec="seconds")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(MOODLE_COLUMNS)
     for g in moodle_students(grades):
         w.writerow([f"Participant {g.lms['id']}", _cell(g.lms.get("full_name") or g.folder), "", "",
-                    _num(g.final), _num(g.maximum), "Yes", html.escape(_comment(g))])
+                    _num(g.final), _num(g.maximum), "Yes", stamp, html.escape(_comment(g))])
     return buf.getvalue()
 
 

@@ -24,12 +24,19 @@ XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 DUE = datetime(2026, 12, 1, 23, 59)
 
 # The columns each LMS documents for its import.
-# Canvas, "How do I import grades in the Gradebook?": Student, ID, SIS User ID, SIS Login ID, Section, then one
-# column per assignment; an optional second row whose first cell is "Points Possible".
+# Canvas, "How do I import grades in the Gradebook?"
+# (https://community.canvaslms.com/t5/Instructor-Guide/How-do-I-import-grades-in-the-Gradebook/ta-p/807, and
+# https://teaching.resources.osu.edu/toolsets/carmencanvas/guides/calculating-final-grades/import-csv-file-carmen-grades):
+# Student, ID, SIS User ID, SIS Login ID, Section, then one column per assignment ("Name (assignment id)" for an
+# existing one); a student is found by ID or SIS User ID or SIS Login ID; an optional second row "Points Possible".
 CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-# Moodle, assignment "Offline grading worksheet": Identifier ("Participant <id>"), Grade, Feedback comments
-# (and Full name, Email address, Status, Maximum Grade, Grade can be changed, Last modified ...).
-MOODLE_REQUIRED = ["Identifier", "Grade", "Feedback comments"]
+# Moodle, assignment "Offline grading worksheet" (https://docs.moodle.org/en/Assignment_settings, "Feedback types"),
+# as its importer reads it (moodle/moodle mod/assign/feedback/offline/importgradeslib.php, init()): the columns
+# "Identifier" (get_string('recordid', 'assign')), "Grade" and "Last modified (grade)" must all be there or the
+# upload is refused ("invalidgradeimport"); the id is the Identifier minus "Participant " (hiddenuser); each enabled
+# feedback plugin's column by its name ("Feedback comments"); a row whose strtotime(Last modified (grade)) is more than
+# 60 s older than Moodle's grade is skipped (feedback/offline/locallib.php, process_import_grades()).
+MOODLE_REQUIRED = ["Identifier", "Grade", "Last modified (grade)", "Feedback comments"]
 MOODLE_KNOWN = {"Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
                 "Grade can be changed", "Last modified (submission)", "Last modified (grade)", "Feedback comments"}
 
@@ -96,6 +103,10 @@ def test_moodle_worksheet_and_feedback_zip_use_moodles_names(graded_class):
     assert set(MOODLE_REQUIRED) <= set(table[0]) <= MOODLE_KNOWN
     assert [r[table[0].index("Identifier")] for r in table[1:]] == ["Participant 555"]   # Moodle ids only
     assert table[1][table[0].index("Grade")] == "4"
+    assert len(set(table[0])) == len(table[0]) and all(len(r) == len(table[0]) for r in table)
+    # (strtotime reads ISO 8601 with a zone; the time is this run's, so a grade changed in Moodle since is kept)
+    written = datetime.fromisoformat(table[1][table[0].index("Last modified (grade)")])
+    assert written.tzinfo is not None and abs(written - datetime.now(written.tzinfo)) < timedelta(minutes=5)
     lms.write_all(out, grades)
     with zipfile.ZipFile(out / outputs.MOODLE_FEEDBACK) as zf:
         names = zf.namelist()
