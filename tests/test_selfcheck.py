@@ -59,3 +59,21 @@ def test_a_wrong_answer_fails_with_a_learner_message(tmp_path, solved_tree):
     rows = {r.exercise: r for r in selfcheck.check_day(tmp_path, "day15", ["basic"])}
     assert rows["rnn_cell"].status == "failed"
     assert "expected" in rows["rnn_cell"].message and "Hint" in rows["rnn_cell"].message
+
+
+def test_a_notebooks_check_cell_names_the_known_mistake_like_make_check(capsys):
+    """``check(rnn_cell)`` in a notebook of the kit's exercises: the verdict of ``make check``, word for word,
+    the known mistake named (the bundle's notebooks: tests/test_release.py)."""
+    checking = selfcheck._fresh_day_modules(KIT / "exercises" / "day15")    # what the notebook's kernel imports
+    source = (KIT / "solutions" / "day15" / "basic.py").read_text(encoding="utf-8")
+    assert "pre = pre + b_hh" in source
+    student = {}
+    exec(compile(source.replace("pre = pre + b_hh", "pass", 1), "basic.py", "exec"), student)  # noqa: S102
+    with pytest.raises(checking.CheckFailure):
+        checking.check(student["rnn_cell"])
+    cell = capsys.readouterr().out
+    status, message, fingerprint = selfcheck.check_function(checking, "day15", "rnn_cell", student["rnn_cell"],
+                                                            selfcheck.ReplayNamer())
+    assert (status, fingerprint) == ("failed", "missing_b_hh")
+    assert cell == f"FAIL rnn_cell: {message}\n"
+    assert "This looks like a known mistake (missing_b_hh)" in cell

@@ -266,10 +266,73 @@ def run_public_checks(exercise: str, student_fn: Callable) -> tuple[str, str]:
     return "passed", f"{len(checks)} check(s) passed"
 
 
+def _day() -> str | None:
+    """The day these checks are for: the folder of this file or of ``public_tests.py`` (``day15``)."""
+    import re
+    import sys
+    from pathlib import Path
+    candidates = [Path(__file__).resolve().parent]
+    tests = getattr(sys.modules.get("public_tests"), "__file__", None)
+    if tests:
+        candidates.append(Path(tests).resolve().parent)
+    candidates.append(Path.cwd())
+    return next((c.name for c in candidates if re.fullmatch(r"day\d\d", c.name)), None)
+
+
+_TOOL: list = []
+
+
+def _self_check_tool():
+    """The self-check module beside these exercises (``make check``'s, in the kit or in a student bundle),
+    so a notebook's ``check()`` cell gives its verdict and names the same known mistakes; None where the
+    notebook travels alone (the public checks then run without naming mistakes).  Found by its file in
+    a folder one to three levels up (the bundle's tool package, or the kit's), else an installed student
+    bundle: this file ships to students, so it names no package of the grader."""
+    if _TOOL:
+        return _TOOL[0]
+    import importlib
+    import sys
+    from pathlib import Path
+    tool = None
+    for root in list(Path(__file__).resolve().parents)[:3]:
+        found = sorted(p.parent.name for p in root.glob("*/selfcheck.py") if (p.parent / "known_mistakes.py").is_file())
+        if found:
+            sys.path.insert(0, str(root))
+            try:
+                tool = importlib.import_module(f"{found[0]}.selfcheck")
+            except Exception:  # noqa: BLE001 - a broken tool must not break the notebook's checks
+                tool = None
+            finally:
+                sys.path.remove(str(root))
+            break
+    if tool is None:
+        try:
+            tool = importlib.import_module("rnnkit_student.selfcheck")    # pip-installed bundle (Colab)
+        except Exception:  # noqa: BLE001
+            tool = None
+    _TOOL.append(tool)
+    return tool
+
+
+def _verdict(exercise: str, student_fn: Callable) -> tuple[str, str]:
+    """The self-check's verdict where the tool is here (same words, known mistake named), else the checks'."""
+    import sys
+    tool, day = _self_check_tool(), _day()
+    if tool is not None and day is not None and hasattr(tool, "notebook_check"):
+        try:
+            return tool.notebook_check(sys.modules[__name__], day, exercise, student_fn)
+        except Exception:  # noqa: BLE001 - naming mistakes is a bonus: the plain checks still run
+            pass
+    return run_public_checks(exercise, student_fn)
+
+
 def check(student_fn: Callable, exercise: str | None = None) -> None:
-    """Notebook entry point: ``check(rnn_cell)`` prints a verdict, raises if it is not a pass."""
+    """Notebook entry point: ``check(rnn_cell)`` prints a verdict, raises if it is not a pass.
+
+    Where ``make check`` (or the student bundle's ``rnnkit-check``) sits beside the exercises, the
+    verdict is its own: the same message, and the known mistake named when the failure looks like one."""
     exercise = exercise or student_fn.__name__
-    status, message = run_public_checks(exercise, student_fn)
+    status, message = _verdict(exercise, student_fn)
     mark = {"passed": "PASS", "failed": "FAIL", "not attempted": "TODO"}[status]
     print(f"{mark} {exercise}: {message}")
     if status != "passed":
