@@ -23,6 +23,7 @@ FORCE  ?=
 UNSAFE ?=
 DUE    ?=
 LATE_POLICY ?=
+LMS_ASSIGNMENT ?=
 
 COURSE ?= build/course
 
@@ -59,6 +60,7 @@ help:
 	@echo "  UNSAFE=1          grade without the sandbox: for code you trust only"
 	@echo "  DUE=2026-12-01T23:59  due time: lateness of each student in the gradebook and feedback"
 	@echo "  LATE_POLICY=10%/day,cap=50%,grace=15m,zero-after=2026-12-03T23:59  what lateness costs (with DUE)"
+	@echo "  LMS_ASSIGNMENT='Day 15 (1234)'  the assignment column of canvas_grades.csv (Canvas: name and id)"
 	@echo "  DAY=15 LEVEL=basic  narrow make check / make submit / make gradescope"
 	@echo "  EXERCISES=dir     the folder make submit zips (default exercises/)"
 	@echo "  COURSE=dir        make course's folder"
@@ -97,7 +99,8 @@ grade: $(STAMP)
 	    $(if $(DEVICE),--device "$(DEVICE)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(TIMEOUT),--timeout "$(TIMEOUT)") \
 	    $(if $(MEMORY),--memory "$(MEMORY)") $(if $(STUDENT),--student "$(STUDENT)") \
 	    $(if $(EXERCISE),--exercise "$(EXERCISE)") $(if $(FORCE),--force) $(if $(UNSAFE),--unsafe-no-sandbox) \
-	    $(if $(DUE),--due "$(DUE)") $(if $(LATE_POLICY),--late-policy "$(LATE_POLICY)")
+	    $(if $(DUE),--due "$(DUE)") $(if $(LATE_POLICY),--late-policy "$(LATE_POLICY)") \
+	    $(if $(LMS_ASSIGNMENT),--lms-assignment "$(LMS_ASSIGNMENT)")
 
 gradescope: $(STAMP)
 	$(PY) -m autograder.gradescope build $(if $(DAY),--day "$(DAY)")
