@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.catalogue import CATALOGUE, DAYS, levels_of
+from autograder.catalogue import CATALOGUE, DAYS, DECLARED, levels_of, omitted_in
 
 KIT_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = KIT_ROOT / "solutions"
@@ -31,6 +31,8 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 SHIPPED_HELPERS = ("checking.py", "misuse.py")   # from solutions/, copied into every day folder
 SHIPPED_PER_DAY = ("public_tests.py",)      # from solutions/dayNN/
+# Data files a day's notebooks read (no download at run time), from solutions/dayNN/, shipped as they are.
+SHIPPED_DATA = {"day16": ("data/cmudict_words.txt",)}
 
 
 class BuildError(Exception):
@@ -87,11 +89,28 @@ def _regions(lines: list[str], path: Path) -> list[tuple[int, int]]:
     return regions
 
 
+def _without_functions(text: str, names) -> str:
+    """``text`` less the top-level functions ``names`` (exercises the course omits, OMIT=...)."""
+    if not names:
+        return text
+    lines = text.splitlines()
+    drop = set()
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            drop.update(range(_first_line(node) - 1, node.end_lineno))
+            # (and the blank lines after it, so the file keeps two blank lines between functions)
+            end = node.end_lineno
+            while end < len(lines) and not lines[end].strip():
+                drop.add(end)
+                end += 1
+    return "\n".join(l for i, l in enumerate(lines) if i not in drop).rstrip("\n") + "\n"
+
+
 def read_level(day: str, level: str, path: Path | None = None) -> LevelFile:
     path = path or SOLUTIONS / day / f"{level}.py"
     if not path.exists():
         raise BuildError(f"{path}: missing (the catalogue lists {', '.join(CATALOGUE[day][level])})")
-    text = path.read_text(encoding="utf-8")
+    text = _without_functions(path.read_text(encoding="utf-8"), omitted_in(day, level))
     lines = text.splitlines()
     tree = ast.parse(text, filename=str(path))
     functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
@@ -217,6 +236,8 @@ def parse_template(path: Path) -> list[TemplateCell]:
     for c in cells:
         c.body = c.body.strip("\n")
         arity = {"markdown": 0, "code": 0, "setup": 0, "exercise": 1, "check": 1, "answer": 2}[c.kind]
+        if c.kind in ("markdown", "code") and len(c.args) == 1:
+            arity = 1      # "%% markdown NAME": text or demo of the exercise NAME, left out when a course omits it
         if len(c.args) != arity:
             raise BuildError(f"{path}:{c.line}: '%% {c.kind}' takes {arity} argument(s), got {c.args}")
         if c.kind in ("setup", "exercise", "check") and c.body:
@@ -258,8 +279,13 @@ def render_notebook(level_file: LevelFile, template: Path, points: dict[str, int
     day, level = level_file.day, level_file.level
     cells = []
     seen = set()
+    omitted = set(omitted_in(day, level))
     for n, tc in enumerate(parse_template(template)):
+        if tc.kind in ("markdown", "code") and tc.args and tc.args[0] not in DECLARED[day][level]:
+            raise BuildError(f"{template}:{tc.line}: {tc.args[0]!r} is not an exercise of {day} {level}")
         cid = f"{day}-{level}-{n:02d}"
+        if tc.kind in ("markdown", "code", "exercise", "check") and tc.args and tc.args[0] in omitted:
+            continue       # an exercise this course omits: its cells go too
         if tc.kind == "markdown":
             cells.append(_cell("markdown", tc.body, cid, {"grade": False, "solution": False, "locked": True,
                                                               "grade_id": f"text_{n:02d}"}))
@@ -330,6 +356,8 @@ def build_files(release: bool = True) -> dict[Path, str]:
         for helper in SHIPPED_HELPERS:
             files[Path(day) / helper] = (SOLUTIONS / helper).read_text(encoding="utf-8")
         for shipped in SHIPPED_PER_DAY:
+            files[Path(day) / shipped] = (SOLUTIONS / day / shipped).read_text(encoding="utf-8")
+        for shipped in SHIPPED_DATA.get(day, ()):
             files[Path(day) / shipped] = (SOLUTIONS / day / shipped).read_text(encoding="utf-8")
         for level in levels_of(day):
             lf = read_level(day, level)

@@ -4,11 +4,16 @@ Every kind of mistake below makes PyTorch raise. ``provoke`` writes one of them 
 *recipe* (plain data: a module, its inputs and the steps to take, with the one mistake in it);
 ``run_misuse(recipe)`` from ``misuse.py`` (beside this file) builds and runs it with PyTorch and
 returns the error; ``diagnose`` reads a caught exception and names its kind.
+``check_sequence_batch`` finds the mistakes that raise nothing: a batch laid out the other way
+round, and a padded batch whose last step is read as data.
 Shapes: T time steps, B batch, I input features, H hidden units.
 """
 from __future__ import annotations
 
 import re
+
+import torch
+from torch import nn
 
 ERROR_KINDS: tuple[str, ...] = (
     "input_size",               # the last input dimension is not the module's input_size
@@ -76,3 +81,42 @@ def diagnose(exc: BaseException) -> str:
         One of ``ERROR_KINDS``, or "unknown" for any other exception.
     """
     raise NotImplementedError("diagnose (day15 advanced): not yet attempted. Replace this line with your code (the reference solution takes about 17 lines).")
+
+
+#: The silent mistakes ``check_sequence_batch`` finds, in the order it reports them.
+BATCH_FINDINGS: tuple[str, ...] = (
+    "batch_first_mismatch",  # the batch's layout is not the module's: (B, T, I) fed to a time-first module, or back
+    "padded_last_step",      # some sequence ends before the last step: output[-1] / h_n of the padded batch read padding
+)
+
+
+def check_sequence_batch(module: nn.Module, x: torch.Tensor, lengths=None) -> list[str]:
+    """Find the silent mistakes in feeding the padded batch ``x`` to ``module``: nothing raises for them.
+
+    ``module`` is an ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``: its ``batch_first`` says which axis of a
+    3-D input it reads as the batch (axis 0 when true, axis 1 when false) and which as time.
+    ``x`` is a padded batch, (T, B, I) or (B, T, I); ``lengths`` holds each sequence's true length,
+    one per sequence (a list of ints or a 1-D int tensor, B of them), or is None (unknown).
+
+    Findings, each reported at most once, in this order:
+
+    - "batch_first_mismatch": ``lengths`` is given, the module's batch axis of ``x`` does not have
+      ``len(lengths)`` entries but its time axis does: the batch is laid out the other way round
+      (a (B, T, I) batch for a time-first module, or the reverse). The module would run without an
+      error and mix sequences with time steps.
+    - "padded_last_step": ``lengths`` is given and some length is smaller than the number of time
+      steps of ``x`` (read on the true time axis: the module's, or the other one when the layout
+      is mismatched): for that sequence the last step of the padded batch, ``output[-1]`` and the
+      ``h_n`` of an unpacked forward pass, come from padding, not from data.
+
+    Without ``lengths`` nothing can be told: return an empty list. ``x``, ``lengths`` and the module
+    are left unchanged; the module is not run.
+
+    Args:
+        module: nn.RNN, nn.GRU or nn.LSTM (reads ``module.batch_first``).
+        x: (T, B, I) or (B, T, I), any device and dtype.
+        lengths: B ints (list, tuple or 1-D tensor), or None.
+    Returns:
+        The findings, a list of names from ``BATCH_FINDINGS`` in that order; [] when none.
+    """
+    raise NotImplementedError("check_sequence_batch (day15 advanced): not yet attempted. Replace this line with your code (the reference solution takes about 11 lines).")

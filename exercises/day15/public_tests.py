@@ -490,3 +490,45 @@ def diagnose_unrelated_errors_are_unknown(diagnose):
     ]
     for misuse in cases:
         _expect_diagnosis(diagnose, _raised(misuse), "unknown")
+
+
+# ------------------------------------------------------------------------------------ check_sequence_batch
+# Answer keys written by hand from the layout (the module's batch_first) and the lengths.
+
+def _expect_findings(check_sequence_batch, module, x, lengths, expected, why, hint):
+    got = call(check_sequence_batch, module, x, lengths)
+    expect_equal(f"check_sequence_batch({type(module).__name__}(batch_first={module.batch_first}), x {tuple(x.shape)}, "
+                 f"lengths={lengths}) ({why})", got, expected, hint=hint)
+
+
+@public_check("check_sequence_batch")
+def batch_laid_out_the_other_way_round(check_sequence_batch):
+    time_first, batch_first = nn.GRU(3, 4), nn.LSTM(3, 4, batch_first=True)
+    _expect_findings(check_sequence_batch, time_first, torch.zeros(2, 6, 3), [6, 6], ["batch_first_mismatch"],
+                     "a (B, T, I) batch for a time-first module, every sequence full",
+                     "the module's batch axis is 1 when batch_first is False: it must have len(lengths) entries")
+    _expect_findings(check_sequence_batch, batch_first, torch.zeros(6, 2, 3), [6, 6], ["batch_first_mismatch"],
+                     "a (T, B, I) batch for a batch_first module",
+                     "with batch_first=True the batch axis is 0")
+    _expect_findings(check_sequence_batch, time_first, torch.zeros(6, 2, 3), [6, 6], [],
+                     "the right layout, every sequence full", "report nothing when nothing is wrong")
+
+
+@public_check("check_sequence_batch")
+def padded_last_step_is_found(check_sequence_batch):
+    time_first, batch_first = nn.RNN(3, 4), nn.GRU(3, 4, batch_first=True)
+    _expect_findings(check_sequence_batch, time_first, torch.zeros(6, 3, 3), [6, 2, 6], ["padded_last_step"],
+                     "the second sequence has 2 real steps of 6",
+                     "a length below the number of time steps means output[-1] is padding for that sequence")
+    _expect_findings(check_sequence_batch, batch_first, torch.zeros(3, 6, 3), torch.tensor([6, 6, 5]),
+                     ["padded_last_step"], "lengths as a tensor, batch_first",
+                     "count the time steps on the module's time axis (axis 1 when batch_first)")
+    _expect_findings(check_sequence_batch, time_first, torch.zeros(2, 6, 3), [2, 1, 2, 2, 2, 2],
+                     ["padded_last_step"], "6 sequences of up to 2 steps, the right layout",
+                     "a layout that fits the lengths is not a mismatch")
+    _expect_findings(check_sequence_batch, time_first, torch.zeros(2, 5, 3), [5, 3],
+                     ["batch_first_mismatch", "padded_last_step"], "(B, T, I) for a time-first module, and padded",
+                     "on a mismatch, count the time steps on the other axis (the data's real time axis), "
+                     "and report both findings in the order of BATCH_FINDINGS")
+    _expect_findings(check_sequence_batch, time_first, torch.zeros(6, 2, 3), None, [],
+                     "no lengths", "without lengths nothing can be told: return []")

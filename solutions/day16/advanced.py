@@ -3,7 +3,9 @@
 ``provoke`` writes a training-loop mistake down as a *recipe* (plain data: a model, data and the
 steps of a training loop, with the one mistake in it); ``run_misuse(recipe)`` from ``misuse.py``
 (beside this file) runs it with PyTorch and returns the error; ``diagnose`` names the mistake
-behind an error.
+behind an error. ``accumulated_grads``, ``regression_loss`` and ``inputs_for`` are about the
+mistakes that raise nothing: gradients that add up, a loss that broadcasts (N, 1) against (N,),
+data and state left behind on another device.
 Shapes: T time steps, B batch, I input features, H hidden units, C classes.
 """
 from __future__ import annotations
@@ -160,4 +162,77 @@ def accumulated_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_f
         grads = [p.grad for p in model.parameters() if p.grad is not None]
         norms.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
     return norms
+    ### END SOLUTION
+
+
+def regression_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error that never broadcasts: repairs (N, 1) against (N,), refuses any other mismatch.
+
+    ``nn.MSELoss()(pred, target)`` with ``pred`` (N, 1) and ``target`` (N,) broadcasts them to
+    (N, N) (only a warning) and averages every prediction against every target: the loss is
+    wrong and training quietly learns the mean. This loss repairs that case and refuses the rest:
+
+    - same shape: the mean of ``(pred - target) ** 2`` over every element;
+    - shapes that differ only by one trailing dimension of size 1 (``pred`` (..., 1) and
+      ``target`` (...), or the other way round, e.g. (N, 1) and (N,), (T, B, 1) and (T, B)):
+      drop that dimension, then as above;
+    - any other pair of shapes (e.g. (N, 2) against (N,), (N,) against (M,), (2N,) against
+      (N, 2)): raise ``ValueError`` naming both shapes; never broadcast, never flatten.
+
+    The result is a 0-D tensor on ``pred``'s device, in ``pred``'s dtype, differentiable with
+    respect to ``pred`` (and ``target`` when it requires grad). Inputs are left unchanged.
+
+    Args:
+        pred: predictions, any shape, floating.
+        target: targets, ``pred``'s shape or differing by a trailing 1, same device and dtype.
+    Returns:
+        The loss, a 0-D tensor.
+    Raises:
+        ValueError: the shapes are neither equal nor equal up to one trailing dimension of size 1.
+    """
+    ### BEGIN SOLUTION
+    if pred.shape != target.shape:
+        if pred.dim() == target.dim() + 1 and pred.shape[-1] == 1 and pred.shape[:-1] == target.shape:
+            pred = pred.squeeze(-1)
+        elif target.dim() == pred.dim() + 1 and target.shape[-1] == 1 and target.shape[:-1] == pred.shape:
+            target = target.squeeze(-1)
+        else:
+            raise ValueError(f"regression_loss: prediction {tuple(pred.shape)} and target {tuple(target.shape)} "
+                             "differ by more than a trailing dimension of size 1")
+    return ((pred - target) ** 2).mean()
+    ### END SOLUTION
+
+
+def inputs_for(model: nn.Module, x: torch.Tensor, h0=None):
+    """Return ``x`` and ``h0`` where ``model``'s forward pass needs them: its parameters' device and dtype.
+
+    ``model.to(device)`` moves the parameters in place, but ``x.to(device)`` makes a *new* tensor
+    and leaves ``x`` where it was: discard the result and the data stays behind. ``h0`` is easy to
+    forget altogether (and an LSTM's ``(h0, c0)`` holds two tensors). This returns new tensors.
+
+    - Floating tensors (``x``, ``h0``, or both of an LSTM's ``(h0, c0)``) go to the device and the
+      dtype of ``model``'s first parameter.
+    - Integer tensors (token ids for an ``nn.Embedding``) go to that device and keep their dtype.
+    - ``h0=None`` stays None; a tuple ``(h0, c0)`` comes back as a tuple of two tensors.
+    - Values are kept (up to the dtype's rounding); ``model``, ``x`` and ``h0`` are left unchanged
+      (nothing in place).
+
+    Args:
+        model: an nn.Module with at least one parameter.
+        x: (T, B, I) or (B, T, I) floating input, or (T, B) / (B, T) integer token ids.
+        h0: None, (num_layers, B, H), or a tuple (h0, c0) of two such tensors.
+    Returns:
+        ``(x, h0)``: ``x`` and ``h0`` (None, a tensor, or a tuple of two) as the model needs them.
+    """
+    ### BEGIN SOLUTION
+    weight = next(model.parameters())
+
+    def moved(t: torch.Tensor) -> torch.Tensor:
+        return t.to(device=weight.device, dtype=weight.dtype if t.is_floating_point() else t.dtype)
+
+    if h0 is None:
+        return moved(x), None
+    if isinstance(h0, (tuple, list)):
+        return moved(x), tuple(moved(s) for s in h0)
+    return moved(x), moved(h0)
     ### END SOLUTION

@@ -641,3 +641,88 @@ def accumulated_starts_from_zero_and_keeps_the_sum(accumulated_grads):
                      hint="leave the accumulated gradients in .grad when you return: don't zero them afterwards")
         expect_close(f"the parameter {name} after accumulated_grads", p.detach(), b,
                      hint="accumulated_grads only calls backward: no optimizer step, no change to the parameters")
+
+
+# ---------------------------------------------------------------------------------------------
+# regression_loss: the answer key is nn.MSELoss on tensors of one shape (PyTorch's own loss)
+# ---------------------------------------------------------------------------------------------
+
+@public_check("regression_loss")
+def regression_loss_repairs_a_trailing_one(regression_loss):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(179)
+        pred, target = torch.randn(6, 1, dtype=F64, requires_grad=True), torch.randn(6, dtype=F64)
+    for p, t, what in ((pred, target, "pred (6, 1), target (6,)"), (pred[:, 0], target[:, None], "pred (6,), target (6, 1)"),
+                       (pred[:, 0], target, "pred (6,), target (6,)")):
+        got = call(regression_loss, p, t)
+        expect_close(f"regression_loss, {what}", got, nn.MSELoss()(pred.detach()[:, 0], target),
+                     hint="nn.MSELoss on (N, 1) and (N,) broadcasts to (N, N): drop the trailing 1 first, "
+                          "then average (pred - target) ** 2")
+    loss = call(regression_loss, pred, target)
+    expect_type("regression_loss(...)", loss, torch.Tensor, hint="return the loss as a 0-D tensor, not .item()")
+    if loss.grad_fn is None:
+        fail("regression_loss(pred, target) has no autograd history: nothing would train.",
+             "compute it with tensor operations on pred, no .item(), .detach() or torch.no_grad()")
+    grad, = torch.autograd.grad(loss, pred)
+    expect_close("d loss / d pred", grad, 2 * (pred.detach()[:, 0] - target)[:, None] / 6,
+                 hint="the gradient of a mean over N squared errors is 2 (pred - target) / N")
+
+
+@public_check("regression_loss")
+def regression_loss_refuses_other_mismatches(regression_loss):
+    for pred_shape, target_shape in (((6, 2), (6,)), ((12,), (6, 2)), ((6,), (5,)), ((6, 1), (6, 1, 1, 1))):
+        try:
+            got = call(regression_loss, torch.zeros(pred_shape, dtype=F64), torch.zeros(target_shape, dtype=F64))
+        except ValueError:
+            continue
+        except NotAttempted:
+            raise
+        except Exception as raised:
+            fail(f"regression_loss(pred {pred_shape}, target {target_shape}) raised {type(raised).__name__}: "
+                 f"{str(raised)[:120]}, expected ValueError.", "check the shapes yourself and raise ValueError")
+        fail(f"regression_loss(pred {pred_shape}, target {target_shape}) returned {got!r} instead of raising ValueError.",
+             "only a trailing dimension of size 1 may differ: never broadcast, never flatten")
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs_for: the answer key is each tensor's own .to(...) with the model's parameter
+# ---------------------------------------------------------------------------------------------
+
+def _expect_placed(what, got, original, weight):
+    dtype = weight.dtype if original.is_floating_point() else original.dtype
+    expect_type(what, got, torch.Tensor, hint="return new tensors, not the model or None")
+    expect_equal(f"{what}: dtype", got.dtype, dtype,
+                 hint="floating tensors take the parameters' dtype; integer token ids keep theirs")
+    expect_equal(f"{what}: device", got.device, weight.device, hint="move it to the parameters' device")
+    expect_close(what, got, original.to(weight.device, dtype), hint="only the device and dtype change, not the values")
+
+
+@public_check("inputs_for")
+def inputs_for_matches_the_parameters(inputs_for):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(180)
+        rnn, lstm = nn.GRU(3, 4).double(), nn.LSTM(3, 4).double()
+        x, h0, c0 = torch.randn(5, 2, 3), torch.zeros(1, 2, 4), torch.ones(1, 2, 4)
+    got = call(inputs_for, rnn, x, h0)
+    expect_type("inputs_for(gru, x, h0)", got, (tuple, list), hint="return the pair (x, h0)")
+    _expect_placed("x from inputs_for(gru float64, x float32, h0)", got[0], x, rnn.weight_hh_l0)
+    _expect_placed("h0 from inputs_for(gru float64, x, h0 float32)", got[1], h0, rnn.weight_hh_l0)
+    if x.dtype != torch.float32 or h0.dtype != torch.float32:
+        fail("inputs_for changed the tensors it was given", "x.to(...) makes a new tensor: return it, leave x alone")
+    got = call(inputs_for, lstm, x, (h0, c0))
+    if not isinstance(got[1], tuple) or len(got[1]) != 2:
+        fail(f"inputs_for(lstm, x, (h0, c0)) gave a state {type(got[1]).__name__}, expected a tuple of two tensors.",
+             "an LSTM's state is (h0, c0): move both and return them as a tuple")
+    _expect_placed("h0 of an LSTM state", got[1][0], h0, lstm.weight_hh_l0)
+    _expect_placed("c0 of an LSTM state", got[1][1], c0, lstm.weight_hh_l0)
+    got = call(inputs_for, rnn, x, None)
+    if got[1] is not None:
+        fail(f"inputs_for(gru, x, None) gave h0 = {type(got[1]).__name__}, expected None.", "h0=None stays None")
+
+
+@public_check("inputs_for")
+def inputs_for_keeps_token_ids_integer(inputs_for):
+    model = nn.Sequential(nn.Embedding(10, 3), nn.Linear(3, 2)).double()
+    ids = torch.tensor([[1, 2, 3], [4, 5, 9]])
+    got = call(inputs_for, model, ids, None)
+    _expect_placed("token ids from inputs_for(embedding model, ids int64)", got[0], ids, model[0].weight)
