@@ -10,7 +10,7 @@ DAYS = ("day15", "day16")
 CATALOGUE: dict[str, dict[str, tuple[str, ...]]] = {
     "day15": {
         "basic": ("rnn_cell", "rnn_forward"),
-        "intermediate": ("lstm_cell", "final_hidden"),
+        "intermediate": ("lstm_cell", "gru_cell", "final_hidden", "final_states", "masked_sequence_loss"),
         "advanced": ("provoke", "diagnose", "check_sequence_batch"),
     },
     "day16": {

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
-from checking import LSTM_GATES, CheckFailure, NotAttempted, call, expect_close, expect_equal, expect_type, fail, public_check
+from checking import GRU_GATES, LSTM_GATES, CheckFailure, NotAttempted, call, expect_close, expect_equal, expect_type, fail, public_check
 from misuse import RecipeError, run_misuse
 
 F64 = torch.float64
@@ -335,6 +335,168 @@ def final_hidden_rnn_one_sequence(final_hidden):
     with _fixed(20):
         rnn = nn.RNN(3, 2).double()
     _check_final_hidden(final_hidden, rnn, _sequences([4], 3, 183), "final hidden state of one sequence")
+
+
+
+# ------------------------------------------------------------------------------------ gru_cell
+
+def _gru_cell_module(I=3, H=4, bias=True):
+    with _fixed(25):
+        return nn.GRUCell(I, H, bias=bias).double()
+
+
+def _gru_cell_params(cell: nn.GRUCell) -> list:
+    return [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+
+
+_GRU_HINT = ("gi = x @ W_ih.T + b_ih and gh = h @ W_hh.T + b_hh, each (B, 3H), split into blocks r, z, n (rows 0:H, "
+             "H:2H, 2H:3H); r = sigmoid(i_r + h_r), z = sigmoid(i_z + h_z), n = tanh(i_n + r * h_n) with b_hn inside "
+             "r * (...), h_new = (1 - z) * n + z * h")
+
+
+@public_check("gru_cell")
+def gru_cell_matches_nn_GRUCell(gru_cell):
+    cell = _gru_cell_module()
+    with _fixed(251):
+        x = torch.randn(2, 3, dtype=F64)
+        h = torch.randn(2, 4, dtype=F64)
+    got = call(gru_cell, x, h, *_gru_cell_params(cell))
+    expect_close("h_new", got, cell(x, h), dims=CELL_DIMS, hint=_GRU_HINT)
+
+
+@public_check("gru_cell")
+def gru_cell_without_bias(gru_cell):
+    cell = _gru_cell_module(I=2, H=3, bias=False)
+    with _fixed(252):
+        x = torch.randn(3, 2, dtype=F64)
+        h = torch.randn(3, 3, dtype=F64)
+    got = call(gru_cell, x, h, cell.weight_ih, cell.weight_hh)
+    expect_close("h_new without biases", got, cell(x, h), dims=CELL_DIMS,
+                 hint="b_ih and b_hh default to None: skip each bias when it is None; " + _GRU_HINT)
+
+
+@public_check("gru_cell")
+def gru_cell_gradients_match(gru_cell):
+    cell = _gru_cell_module()
+    with _fixed(253):
+        x = torch.randn(3, 3, dtype=F64, requires_grad=True)
+        h = torch.randn(3, 4, dtype=F64, requires_grad=True)
+        weight = torch.randn(3, 4, dtype=F64)
+    params = _gru_cell_params(cell)
+    got = call(gru_cell, x, h, *params)
+    expect_close("h_new", got, cell(x, h), dims=CELL_DIMS, hint=_GRU_HINT)
+    inputs = [x, h, *params]
+    _expect_grads("gru_cell", ["x", "h", "W_ih", "W_hh", "b_ih", "b_hh"], _grads(got, inputs, weight),
+                  _grads(cell(x, h), inputs, weight),
+                  hint=_GRU_HINT + "; build everything with torch operations (no .detach() or in-place writes)",
+                  gates=GRU_GATES)
+
+
+# ------------------------------------------------------------------------------------ final_states
+
+def _alone_states(rnn: nn.Module, seq: torch.Tensor) -> torch.Tensor:
+    """The top layer's state of each direction after running one sequence by itself: (D*H,)."""
+    _, state = rnn(seq.unsqueeze(1))
+    h_n = state[0] if isinstance(state, tuple) else state
+    directions = 2 if rnn.bidirectional else 1
+    return torch.cat(list(h_n[-directions:, 0]))
+
+
+_STATES_HINT = ("pack the padded batch with the lengths (enforce_sorted=False) and run the module once; h_n is "
+                "(num_layers * D, B, H), each layer's forward row first: the top layer is h_n[-2] (forward) and "
+                "h_n[-1] (backward), concatenated to (B, 2H), h_n[-1] alone when unidirectional. In output, the "
+                "forward state ends at step L_b - 1 and the backward one at step 0; output[-1] is padding")
+
+
+def _check_final_states(final_states, rnn: nn.Module, lengths: list[int], I: int, seed: int, label: str) -> None:
+    sequences = _sequences(lengths, I, seed)
+    padded = pad_sequence(sequences, padding_value=7.0)     # the padding holds 7s, which must not count
+    expected = torch.stack([_alone_states(rnn, s) for s in sequences])
+    got = call(final_states, rnn, padded.clone(), torch.tensor(lengths, dtype=torch.int64))
+    H = rnn.hidden_size
+    dims = {"sequence": 0, "feature": 1}
+    if got is not None and isinstance(got, torch.Tensor) and got.shape == expected.shape and rnn.bidirectional:
+        expect_close(label + ", forward direction (features :H)", got[:, :H], expected[:, :H], dims=dims,
+                     hint=_STATES_HINT)
+        expect_close(label + ", backward direction (features H:)", got[:, H:], expected[:, H:], dims=dims,
+                     hint=_STATES_HINT)
+    expect_close(label, got, expected, dims=dims, hint=_STATES_HINT)
+
+
+@public_check("final_states")
+def final_states_bidirectional_gru(final_states):
+    with _fixed(26):
+        gru = nn.GRU(3, 4, bidirectional=True).double()
+    _check_final_states(final_states, gru, [3, 5, 2], 3, 261, "final states of a bidirectional nn.GRU, lengths [3, 5, 2]")
+
+
+@public_check("final_states")
+def final_states_two_layer_bidirectional_lstm(final_states):
+    with _fixed(27):
+        lstm = nn.LSTM(2, 3, num_layers=2, bidirectional=True).double()
+    _check_final_states(final_states, lstm, [2, 6, 4, 1], 2, 262,
+                        "final states of a 2-layer bidirectional nn.LSTM, lengths [2, 6, 4, 1]")
+
+
+@public_check("final_states")
+def final_states_unidirectional_rnn(final_states):
+    with _fixed(28):
+        rnn = nn.RNN(3, 2, num_layers=2).double()
+    _check_final_states(final_states, rnn, [4, 1, 3], 3, 263, "final states of a 2-layer nn.RNN, lengths [4, 1, 3]")
+
+
+# ------------------------------------------------------------------------------------ masked_sequence_loss
+
+_MASK_HINT = ("step t of sequence b is real when t < lengths[b]: keep only those steps (a (T, B) mask, or targets "
+              "set to ignore_index on a copy) and average the cross-entropy over the real tokens, sum / lengths.sum(), "
+              "not over all T * B positions")
+
+
+def _loss_inputs(T, B, C, lengths, seed, requires_grad=False):
+    with _fixed(seed):
+        logits = torch.randn(T, B, C, dtype=F64, requires_grad=requires_grad)
+        targets = torch.randint(0, C, (T, B))
+    return logits, targets, torch.tensor(lengths, dtype=torch.int64)
+
+
+def _real_tokens_loss(logits, targets, lengths) -> torch.Tensor:
+    """nn.CrossEntropyLoss on the real steps gathered one sequence at a time: the answer key."""
+    rows = [logits[:n, b] for b, n in enumerate(lengths.tolist())]
+    labels = [targets[:n, b] for b, n in enumerate(lengths.tolist())]
+    return nn.CrossEntropyLoss()(torch.cat(rows), torch.cat(labels))
+
+
+@public_check("masked_sequence_loss")
+def masked_sequence_loss_over_real_tokens(masked_sequence_loss):
+    logits, targets, lengths = _loss_inputs(6, 4, 5, [6, 2, 4, 1], 291)
+    got = call(masked_sequence_loss, logits, targets.clone(), lengths)
+    expect_close("masked loss, lengths [6, 2, 4, 1] in a (6, 4, 5) batch", got,
+                 _real_tokens_loss(logits, targets, lengths), hint=_MASK_HINT)
+
+
+@public_check("masked_sequence_loss")
+def masked_sequence_loss_shorter_than_the_padding(masked_sequence_loss):
+    logits, targets, lengths = _loss_inputs(7, 3, 3, [3, 5, 2], 292)
+    got = call(masked_sequence_loss, logits, targets.clone(), lengths)
+    expect_close("masked loss, lengths [3, 5, 2] in a batch padded to T = 7", got,
+                 _real_tokens_loss(logits, targets, lengths), hint=_MASK_HINT)
+
+
+@public_check("masked_sequence_loss")
+def masked_sequence_loss_gradients(masked_sequence_loss):
+    logits, targets, lengths = _loss_inputs(5, 3, 4, [5, 1, 3], 293, requires_grad=True)
+    got = call(masked_sequence_loss, logits, targets.clone(), lengths)
+    expected = _real_tokens_loss(logits, targets, lengths)
+    expect_close("masked loss", got, expected, hint=_MASK_HINT)
+    if got.grad_fn is None:
+        fail("masked loss: no gradient reaches logits: the result does not depend on it through autograd.",
+             "compute the loss from logits with torch operations (no .item(), .detach() or torch.no_grad())")
+    (got_grad,) = torch.autograd.grad(got, logits)
+    (exp_grad,) = torch.autograd.grad(expected, logits)
+    expect_close("gradient with respect to logits", got_grad, exp_grad,
+                 dims={"time step": 0, "batch row": 1, "class": 2},
+                 hint="the gradient is zero at the padded steps and 1 / lengths.sum() times the softmax minus the "
+                      "one-hot target at the real ones; " + _MASK_HINT)
 
 
 # ------------------------------------------------------------------------------------ provoke / diagnose
