@@ -21,6 +21,7 @@ TIMEOUT ?=
 MEMORY ?=
 FORCE  ?=
 UNSAFE ?=
+CLUSTER ?=
 DUE    ?=
 LATE_POLICY ?=
 LMS_ASSIGNMENT ?=
@@ -58,10 +59,11 @@ help:
 	@echo "  MEMORY=MiB        memory of a student's process, at least 256 (default 2048)"
 	@echo "  FORCE=1           regrade every student, even unchanged ones (make submit: zip despite errors)"
 	@echo "  UNSAFE=1          grade without the sandbox: for code you trust only"
+	@echo "  CLUSTER=local:4   grade on a Dask cluster: local:N worker processes, or tcp://host:8786 (a scheduler)"
 	@echo "  DUE=2026-12-01T23:59  due time: lateness of each student in the gradebook and feedback"
 	@echo "  LATE_POLICY=10%/day,cap=50%,grace=15m,zero-after=2026-12-03T23:59  what lateness costs (with DUE)"
 	@echo "  LMS_ASSIGNMENT='Day 15 (1234)'  the assignment column of canvas_grades.csv (Canvas: name and id)"
-	@echo "  DAY=15 LEVEL=basic  narrow make check / make submit / make gradescope"
+	@echo "  DAY=15 LEVEL=basic  narrow make check / make submit / make gradescope; make grade: the day of bare uploaded files"
 	@echo "  EXERCISES=dir     the folder make submit zips (default exercises/)"
 	@echo "  COURSE=dir        make course's folder"
 	@echo "  PYTHON=path VENV=dir  the python3 that builds the virtual environment, and its folder (.venv)"
@@ -97,9 +99,9 @@ test-slow: $(STAMP)
 grade: $(STAMP)
 	$(PY) -m autograder grade $(if $(SUBMISSIONS),"$(SUBMISSIONS)",--demo) $(if $(OUT),--out "$(OUT)") \
 	    $(if $(DEVICE),--device "$(DEVICE)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(TIMEOUT),--timeout "$(TIMEOUT)") \
-	    $(if $(MEMORY),--memory "$(MEMORY)") $(if $(STUDENT),--student "$(STUDENT)") \
+	    $(if $(MEMORY),--memory "$(MEMORY)") $(if $(STUDENT),--student "$(STUDENT)") $(if $(CLUSTER),--cluster "$(CLUSTER)") \
 	    $(if $(EXERCISE),--exercise "$(EXERCISE)") $(if $(FORCE),--force) $(if $(UNSAFE),--unsafe-no-sandbox) \
-	    $(if $(DUE),--due "$(DUE)") $(if $(LATE_POLICY),--late-policy "$(LATE_POLICY)") \
+	    $(if $(DUE),--due "$(DUE)") $(if $(LATE_POLICY),--late-policy "$(LATE_POLICY)") $(if $(DAY),--day "$(DAY)") \
 	    $(if $(LMS_ASSIGNMENT),--lms-assignment "$(LMS_ASSIGNMENT)")
 
 gradescope: $(STAMP)

@@ -70,6 +70,25 @@ STUDENT_NOTES = ".archive.json"       # per student: the same notes (their bytes
 STAGING = outputs.STAGING
 EXERCISE_NAMES = {f"{lv}.py" for lv in LEVELS} | {f"{d}_{lv}.ipynb" for d in DAYS for lv in levels_of(d)}
 SKIPPED_QUIETLY = {MANIFEST, "checking.py", "public_tests.py", ".DS_Store", "Thumbs.db", "desktop.ini"}
+# A day in a name: day15, Day 15, DAY_15, day-15 (an LMS assignment's name, an upload's, a download's).
+_DAY_IN_NAME = re.compile(r"(?<![A-Za-z])day[\s_-]?(\d\d)(?!\d)", re.I)
+
+
+def days_named(text: str) -> list[str]:
+    """The kit's days a name mentions (``Day 15 - RNNs`` -> ['day15']), in the kit's order."""
+    said = {f"day{n}" for n in _DAY_IN_NAME.findall(text or "")}
+    return [d for d in DAYS if d in said]
+
+
+def exercise_tail(name: str) -> tuple[str, str] | None:
+    """(what precedes, exercise file name) of a bare file's name: ``jdoe_basic.py`` -> ('jdoe', 'basic.py'),
+    ``day15_basic.ipynb`` -> ('', 'day15_basic.ipynb'); None when it ends in no exercise file's name."""
+    for fname in sorted(EXERCISE_NAMES, key=len, reverse=True):
+        if name == fname:
+            return "", fname
+        if name.endswith("_" + fname) or name.endswith("-" + fname) or name.endswith(" " + fname):
+            return name[:-len(fname) - 1], fname
+    return None
 
 
 class ArchiveError(Exception):
@@ -303,6 +322,8 @@ class Upload:
     error: str | None = None
     owner: str | None = None                     # the TA's name for it (its folder) when ``label`` is the student's
     when_from: str = ""                          # where ``when`` comes from, said to the student (late work)
+    undated: list = field(default_factory=list)  # (path, name, bytes) of exercise files nothing gave a day yet
+    undated_ignored: bool = False                # some were never given one: not graded, and said so
 
     @property
     def days(self) -> list[str]:
@@ -338,23 +359,53 @@ def _place(upload: Upload, entries: list[tuple[str, bytes]]) -> None:
             upload.notes.append(f"{day}: two files named {name} in {upload.label}; graded the first ({path} ignored)")
             continue
         upload.files.setdefault(day, {})[name] = data
+    said = (upload.manifest or {}).get("days")
+    manifest_days = [d for d in said if isinstance(d, str) and d in DAYS] if isinstance(said, list) else []
+    # The day of a bare exercise file, from the upload itself first; never guessed: the note says the source.
+    if len(manifest_days) == 1:
+        own = (manifest_days[0], f"its manifest says {manifest_days[0]}")
+    elif len(upload.days) == 1:
+        own = (upload.days[0], f"the other files of the upload are {upload.days[0]}'s")
+    elif len(days_named(upload.label)) == 1:
+        own = (days_named(upload.label)[0], f"the upload's name says {days_named(upload.label)[0]}")
+    else:
+        own = None
     for path, name, data in loose:
-        said = (upload.manifest or {}).get("days")
-        guess = [d for d in said if isinstance(d, str) and d in DAYS] if isinstance(said, list) else []
-        guess = guess or upload.days or [d for d in DAYS if re.search(rf"{d}(?!\d)", upload.label, re.I)]   # its name
-        if len(guess) == 1 and name not in upload.files.get(guess[0], {}):
-            upload.files.setdefault(guess[0], {})[name] = data
-        elif len(guess) == 1:
-            upload.notes.append(f"{guess[0]}: two files named {name} in {upload.label}; graded the first "
-                                f"({path} ignored)")
-        else:   # an exercise file, but of which day? never guessed silently (nor called "not an exercise file")
-            upload.notes.append(f"ignored in {upload.label}: {path} (an exercise file, but nothing says which day: "
-                                f"put it in a {DAYS[0]}/ or {DAYS[1]}/ folder, or name the upload with its day, "
-                                f"e.g. <id>_{DAYS[0]}.zip)")
+        if own is None:
+            upload.undated.append((path, name, data))     # the TA's DAY or the download's name may tell (stage())
+        else:
+            place_loose(upload, path, name, data, *own)
     if ignored:
         shown = ", ".join(sorted(ignored)[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
         upload.notes.append(f"ignored in {upload.label}: {shown} (not an exercise file: "
                             f"{', '.join(f'{lv}.py' for lv in LEVELS)} or <day>_<level>.ipynb in a day folder)")
+
+
+def place_loose(upload: Upload, path: str, name: str, data: bytes, day: str, why: str) -> None:
+    """A bare exercise file taken as ``day``'s, and the note that says so and why."""
+    if name in upload.files.get(day, {}):
+        upload.notes.append(f"{day}: two files named {name} in {upload.label}; graded the first ({path} ignored)")
+        return
+    upload.files.setdefault(day, {})[name] = data
+    upload.notes.append(f"{upload.label}: took {path} as {day}/{name} ({why})")
+
+
+def resolve_undated(upload: Upload, hint: tuple[str, str] | None) -> list[str]:
+    """Give the upload's bare exercise files the day ``hint`` says ((day, why): the TA's DAY, or the
+    download's name), or leave them ungraded with a note saying why; the TA's warnings in return."""
+    warnings = []
+    for path, name, data in upload.undated:
+        if hint is not None:
+            place_loose(upload, path, name, data, *hint)
+            continue
+        upload.undated_ignored = True
+        upload.notes.append(f"ignored in {upload.label}: {path} (an exercise file, but nothing says which day: "
+                            f"put it in a {DAYS[0]}/ or {DAYS[1]}/ folder, or name the upload with its day, "
+                            f"e.g. <id>_{DAYS[0]}.zip)")
+        warnings.append(f"{upload.label}: {path} not graded: nothing says which day it is for; give the day "
+                        f"(make grade ... DAY={DAYS[0][3:]}, or --day {DAYS[0][3:]})")
+    upload.undated = []
+    return warnings
 
 
 def _manifest(upload: Upload, data: bytes) -> None:
@@ -551,7 +602,27 @@ def _bulk_file(zf: zipfile.ZipFile, top: str, info: zipfile.ZipInfo) -> Upload:
     if is_archive_name(top):
         up.error = f"{top} is not a zip archive: submit a .zip (make submit writes one)"
         return up
-    _place(up, [((who.original if who else "") or top, data)])    # the file's own name, as the student gave it
+    own = (who.original if who else "") or top     # the file's own name, as the student gave it
+    tail = exercise_tail(own)
+    _place(up, [(tail[1] if tail else own, data)])
+    return up
+
+
+def upload_from_file(label: str, path: Path) -> Upload:
+    """One bare exercise file (``basic.py``, ``jdoe_basic.py``, Canvas's ``doe_jane_1_2_basic.py``): its
+    student from the LMS's name, else what precedes the exercise's name (else the name itself)."""
+    who = parse_name(label)
+    own = (who.original if who else "") or label
+    tail = exercise_tail(own)
+    owner = None if who else (tail[0] if tail and tail[0] else re.sub(r"\.(py|ipynb)$", "", label))
+    up = Upload(label, who, who.when if who else "", owner=owner,
+                when_from="the LMS's name of the upload" if who and who.when else "")
+    try:
+        data = _read_disk_file(path, MAX_MEMBER_BYTES)
+    except ArchiveError as exc:
+        up.error = str(exc)
+        return up
+    _place(up, [(tail[1] if tail else own, data)])
     return up
 
 
@@ -602,9 +673,20 @@ def uploads_from_folder(path: Path) -> tuple[list[Upload], list[str]]:
         elif entry.name.lower().endswith(".zip"):
             # (no file times: a copied folder must stage the same; the name's or the manifest's time orders)
             uploads.append(upload_from_zip(entry.name, p))
-        elif entry.name.split("_")[-1] in EXERCISE_NAMES or entry.name in EXERCISE_NAMES:
-            warnings.append(f"skipped {entry.name}: a loose exercise file (give each student an archive or a folder)")
+        elif exercise_tail(entry.name) and entry.name.lower().endswith((".py", ".ipynb")):
+            uploads.append(upload_from_file(entry.name, p))      # a bare file: its name says whose
     return uploads, warnings
+
+
+def is_loose_file(path: Path) -> bool:
+    """An exercise file the engine cannot place by itself (no day folder above it, not ``day15_basic.ipynb``):
+    ``basic.py`` uploaded bare, ``jdoe_basic.py``, an LMS-named notebook."""
+    name = Path(path).name
+    if not name.lower().endswith((".py", ".ipynb")) or exercise_tail(name) is None:
+        return False
+    if Path(path).parent.name in DAYS and name in EXERCISE_NAMES:
+        return False
+    return not re.fullmatch(r"day\d\d_\w+\.ipynb", name)
 
 
 def is_archive_target(path: Path) -> bool:
@@ -613,7 +695,7 @@ def is_archive_target(path: Path) -> bool:
     if path.is_symlink():
         return False
     if path.is_file():
-        return path.suffix.lower() == ".zip"
+        return path.suffix.lower() == ".zip" or is_loose_file(path)
     if not path.is_dir() or (path / "submitted").is_dir() or path.name in DAYS:
         return False
     try:
@@ -773,7 +855,8 @@ def choose(uploads: list[Upload]) -> dict[str, StagedStudent]:
             when = f", {up.when.replace('T', ' ')}" if up.when else ""
             late = " (late)" if up.who and up.who.late else ""
             st.notes.append(f"graded upload {up.label}{when}{late}" + (f" for {days}" if days else "")
-                            + ("" if up.files else ": it holds no exercise file"))
+                            + ("" if up.files else ": nothing in it could be graded (see above)"
+                               if up.undated_ignored else ": it holds no exercise file"))
         if st.ignored:
             st.notes.append(f"not graded (an attempt of yours uploaded later replaces them): {', '.join(st.ignored)}")
         students[name] = st
@@ -804,17 +887,30 @@ def _write_new(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def stage(target: Path, out: Path) -> Staged:
-    """Stage the uploads of ``target`` (a zip or a folder) as a class under ``out/.staging/``."""
+def stage(target: Path, out: Path, day: str | None = None) -> Staged:
+    """Stage the uploads of ``target`` (a zip, a folder, or one bare exercise file) as a class under
+    ``out/.staging/``.  ``day`` (the TA's ``DAY``/``--day``) is the day of exercise files that come without
+    one; without it, the download's name (``Day 15 submissions.zip``) when it names one day; else such a
+    file is not graded and both the student's notes and the TA's terminal say why."""
     target = Path(target).absolute()
     if target.is_symlink():
         raise ArchiveError(f"{target} is a symbolic link: give the real path")
     if not target.exists():
         raise ArchiveError(f"{target} does not exist")
-    if target.is_file():
+    if target.is_file() and is_loose_file(target):
+        uploads, warnings = [upload_from_file(target.name, target)], []
+    elif target.is_file():
         uploads, warnings = uploads_from_bulk(target)
     else:
         uploads, warnings = uploads_from_folder(target)
+    named = days_named(target.name)
+    hint = ((day, f"the day given to make grade: DAY={day[3:]}") if day else
+            (named[0], f"the download's name {target.name!r} says {named[0]}") if len(named) == 1 else None)
+    if hint is None and target.is_file() and is_loose_file(target) and uploads[0].undated:
+        raise ArchiveError(f"{target.name} is an exercise file, but nothing says which day it is for: give the day "
+                           f"(make grade SUBMISSIONS=... DAY={DAYS[0][3:]}, or --day {DAYS[0][3:]})")
+    for up in uploads:
+        warnings.extend(resolve_undated(up, hint))
     if not uploads:
         raise ArchiveError(f"{target} holds no student upload (no .zip file, no per-student folder)")
     students = choose(uploads)

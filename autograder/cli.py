@@ -96,6 +96,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--lms-assignment", metavar="NAME", default=None,
                    help="the assignment column of canvas_grades.csv, as Canvas names it ('Day 15 (1234)'; "
                         "default: RNN kit <days graded>)")
+    g.add_argument("--day", type=_checked(options.parse_day), default=None,
+                   help="15 or 16: the day of exercise files uploaded without one (a bare basic.py, or a "
+                        "notebook in an LMS download); default: what the upload or the download's name says "
+                        "(day15, 'Day 15'), else such a file is not graded and the terminal says why")
+    g.add_argument("--cluster", type=_checked(options.parse_cluster), default=os.environ.get("CLUSTER") or None,
+                   metavar="local:N|tcp://HOST:PORT",
+                   help="grade on a Dask cluster: local:N = N worker processes on this machine, or the address of a "
+                        "running Dask scheduler (each worker grades whole students with its own engine; this "
+                        "process writes --out; default: $CLUSTER, none = this machine)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run student code without the sandbox (where it cannot be set up; the error says why); it can "
@@ -129,7 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     # Engine() refuses to start when this process has loaded them already (autograder/engine/seal.py).
     from autograder.engine import Engine, EngineError   # imports torch: after --help
     try:
-        engine = Engine(args.jobs, sandbox_ok=not args.unsafe_no_sandbox)
+        if args.cluster:      # (Dask workers start their own engines: autograder/cluster/)
+            from autograder.cluster.ta import ClusterEngine
+            engine = ClusterEngine(args.cluster, sandbox_ok=not args.unsafe_no_sandbox)
+        else:
+            engine = Engine(args.jobs, sandbox_ok=not args.unsafe_no_sandbox)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -156,7 +169,7 @@ def _grade(engine, args) -> int:
         if len(folder.parts) > 2:          # (never / or a top folder such as /home itself)
             private.append(folder)
         try:
-            staged = archives.stage(args.path, args.out)
+            staged = archives.stage(args.path, args.out, day=args.day)
         except archives.ArchiveError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -91,3 +91,39 @@ def parse_exercises(values) -> list[tuple[str, str]]:
                              f"day16:provoke names one day's)")
         chosen += [m for m in matches if m not in chosen]
     return sorted(chosen, key=lambda m: (DAYS.index(m[0]), m[1]))
+
+
+def parse_day(text: str) -> str:
+    """``15``, ``day15`` or ``Day 15`` -> ``day15``: the day of loose uploads (a bare ``basic.py``)."""
+    import re
+    m = re.fullmatch(r"\s*(?:day[\s_-]*)?(\d+)\s*", str(text), re.I)
+    day = f"day{m[1]}" if m else None
+    if day not in DAYS:
+        raise ValueError(f"DAY/--day is the day of the uploads: {' or '.join(d[3:] for d in DAYS)} "
+                         f"(or {', '.join(DAYS)}), not {_shown(str(text))}")
+    return day
+
+
+def parse_cluster(text: str):
+    """``CLUSTER``: ``local:N`` -> ``("local", N)`` (a LocalCluster of N processes on this machine),
+    ``tcp://host:8786`` (or ``tls://``) -> that address (a running Dask scheduler); blank -> None (no cluster)."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    expected = ("CLUSTER/--cluster is local:N (N worker processes on this machine, e.g. local:4) or the address "
+                "of a running Dask scheduler (tcp://host:8786)")
+    kind, sep, rest = text.partition(":")
+    if kind == "local" and sep:
+        try:
+            n = int(rest)
+        except ValueError:
+            raise ValueError(f"{expected}, not {_shown(text)}: N is a whole number") from None
+        if n < 1:
+            raise ValueError(f"{expected}, not {_shown(text)}: at least 1 worker")
+        return ("local", n)
+    if kind in ("tcp", "tls") and rest.startswith("//"):
+        host, _, port = rest[2:].rpartition(":")
+        if host and port.isdigit() and 0 < int(port) < 65536:
+            return text
+        raise ValueError(f"{expected}, not {_shown(text)}: the address needs a host and a port (tcp://host:8786)")
+    raise ValueError(f"{expected}, not {_shown(text)}")

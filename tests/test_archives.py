@@ -435,3 +435,80 @@ def test_a_class_in_nbgrader_layout_gets_the_same_folders_on_every_run():
     outputs.assign_folders(students)              # (a staged class is already safe: nothing moves again)
     assert [s.name for s in students][:2] == ["student_gradebook.csv_2", "student_lock"]
     assert [len(s.notes) for s in students] == [1, 1, 0, 0, 1]
+
+
+# ------------------------------------------------------------------------------------------------
+# Loose uploads: one bare exercise file, its day from the TA, the upload or the download's name
+# ------------------------------------------------------------------------------------------------
+
+NB15 = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
+
+
+def test_a_bare_basic_py_is_graded_as_the_day_the_ta_gives(tmp_path):
+    loose = tmp_path / "uploads" / "jdoe_basic.py"
+    loose.parent.mkdir()
+    loose.write_bytes(REF15)
+    assert archives.is_loose_file(loose) and archives.is_archive_target(loose)
+    staged = archives.stage(loose, tmp_path / "out", day="day15")
+    [st] = staged.students.values()
+    assert st.name == "jdoe" and st.files == {"day15": {"basic.py": REF15}}
+    said = " ".join(st.notes)
+    assert "took basic.py as day15/basic.py (the day given to make grade: DAY=15)" in said, said
+    assert "ignored" not in said and "no exercise file" not in said, said
+    assert (staged.root / "jdoe" / "day15" / "basic.py").read_bytes() == REF15
+
+
+def test_a_bare_file_with_no_day_given_stops_with_what_to_give(tmp_path):
+    loose = tmp_path / "basic.py"
+    loose.write_bytes(REF15)
+    with pytest.raises(archives.ArchiveError, match=r"nothing says which day.*DAY=15"):
+        archives.stage(loose, tmp_path / "out")
+
+
+def test_a_loose_lms_notebook_is_graded_as_its_student(tmp_path):
+    loose = tmp_path / "doe_jane_2001_9001_day15_basic.ipynb"      # Canvas's name of a notebook uploaded bare
+    loose.write_bytes(NB15)
+    assert archives.is_archive_target(loose)
+    staged = archives.stage(loose, tmp_path / "out")
+    [st] = staged.students.values()
+    assert st.name == "doe_jane_2001" and st.files == {"day15": {"day15_basic.ipynb": NB15}}
+
+
+def test_the_assignment_name_of_the_download_gives_the_day_and_the_notes_say_so(tmp_path):
+    download = tmp_path / "Day 15 - Recurrent networks.zip"          # Moodle/Canvas: the assignment's name
+    download.write_bytes(zip_bytes([("doe_jane_2001_9001_basic.py", REF15),
+                                    ("roe_rich_2002_9002_mine.zip", zip_bytes([("basic.py", REF15)]))],
+                                   zipfile.ZIP_STORED))
+    staged = archives.stage(download, tmp_path / "out")
+    for name in ("doe_jane_2001", "roe_rich_2002"):
+        st = staged.students[name]
+        assert st.files == {"day15": {"basic.py": REF15}}, name
+        said = " ".join(st.notes)
+        assert "the download's name 'Day 15 - Recurrent networks.zip' says day15" in said, said
+
+
+def test_a_bare_file_nothing_dates_is_not_graded_and_both_the_student_and_the_ta_read_why(tmp_path):
+    download = tmp_path / "submissions.zip"
+    download.write_bytes(zip_bytes([("roe_rich_2002_9002_basic.py", REF15), (GOOD, good_upload())],
+                                   zipfile.ZIP_STORED))
+    staged = archives.stage(download, tmp_path / "out")
+    st = staged.students["roe_rich_2002"]
+    assert st.files == {}
+    said = " | ".join(st.notes)
+    assert "an exercise file, but nothing says which day" in said, said
+    assert "not an exercise file" not in said and "holds no exercise file" not in said, said   # never contradicts
+    assert any("roe_rich_2002_9002_basic.py" in line and "DAY=15" in line for line in staged.lines())
+    # the TA's DAY decides where nothing else does; a day the upload itself states wins over it
+    again = archives.stage(download, tmp_path / "out", day="day16")
+    assert again.students["roe_rich_2002"].files == {"day16": {"basic.py": REF15}}
+    assert again.students["doe_jane_2001"].files == {"day15": {"basic.py": REF15}}
+
+
+def test_the_day_of_bare_uploads_is_a_checked_option(capsys):
+    from autograder import cli
+    assert cli.parse_args(["grade", "basic.py", "--day", "Day 15"]).day == "day15"
+    assert cli.parse_args(["grade", "basic.py", "--day", "16"]).day == "day16"
+    assert cli.parse_args(["grade", "basic.py"]).day is None
+    with pytest.raises(SystemExit) as exc:
+        cli.parse_args(["grade", "basic.py", "--day", "17"])
+    assert exc.value.code == 2 and "DAY/--day is the day of the uploads: 15 or 16" in capsys.readouterr().err
