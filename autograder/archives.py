@@ -52,6 +52,7 @@ from autograder import outputs
 from autograder.catalogue import DAYS, LEVELS, levels_of
 from autograder.safe_files import UnsafeFile, read_regular_file
 from autograder.submissions import MANIFEST, SAFE_ID  # noqa: F401  (one definition: make submit's too)
+from autograder.submissions.staged import NOTES_FILE, STUDENT_NOTES, class_notes  # noqa: F401  (the engine's reader)
 from autograder.textsafe import clean
 
 # Limits of one student's upload (an archive or a folder).
@@ -65,8 +66,6 @@ BULK_MAX_MEMBERS = 20000
 BULK_MAX_TOTAL_BYTES = 4 << 30
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".jar", ".whl", ".tbz2", ".zst")
-NOTES_FILE = ".rnnkit-archives.json"  # class level: per-student notes and rejections, read by the engine
-STUDENT_NOTES = ".archive.json"       # per student: the same notes (their bytes enter the resume hash)
 STAGING = outputs.STAGING
 EXERCISE_NAMES = {f"{lv}.py" for lv in LEVELS} | {f"{d}_{lv}.ipynb" for d in DAYS for lv in levels_of(d)}
 SKIPPED_QUIETLY = {MANIFEST, "checking.py", "public_tests.py", ".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -961,14 +960,3 @@ def _prune(out: Path, base: Path, keep: str) -> None:
     finally:
         os.close(fd)
 
-
-def class_notes(class_root: Path) -> dict[str, dict]:
-    """The per-student notes a staged class carries ({} for any other folder)."""
-    path = Path(class_root) / NOTES_FILE
-    try:
-        if path.is_symlink() or not path.is_file():
-            return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data.get("students", {}) if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}

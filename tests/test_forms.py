@@ -93,3 +93,18 @@ def test_a_bare_exercise_file_is_taken_when_the_upload_names_its_day_and_never_c
     assert not rich.files.get("day15") and not rich.files.get("day16")
     said = " ".join(rich.notes)
     assert "an exercise file, but nothing says which day" in said and "not an exercise file" not in said, said
+
+
+def test_the_engine_reads_staged_files_and_notes_never_the_archive_code():
+    """The engine receives staged files (and the notes file beside them): no module of it imports
+    autograder.archives, the code that holds every classmate's bytes while it stages."""
+    import ast
+    engine = Path(__file__).resolve().parents[1] / "autograder" / "engine"
+    found = []
+    for path in sorted(engine.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) and node.module \
+                else []
+            found += [f"{path.name}: {n}" for n in names if n.startswith("autograder.archives")]
+    assert not found, found

@@ -114,7 +114,7 @@ def discover(path: Path) -> Target:
 
 def _staged_notes(path: Path, students: list[StudentRef]) -> bool:
     """A class staged from archives (``autograder.archives``): its notes, and why an upload was refused."""
-    from autograder.archives import class_notes
+    from autograder.submissions.staged import class_notes   # (the notes file only: never the archive code)
     notes = class_notes(path)
     for ref in students:
         entry = notes.get(ref.name)
