@@ -127,28 +127,3 @@ def parse_cluster(text: str):
             return text
         raise ValueError(f"{expected}, not {_shown(text)}: the address needs a host and a port (tcp://host:8786)")
     raise ValueError(f"{expected}, not {_shown(text)}")
-
-
-def parse_cluster(text: str):
-    """``CLUSTER``: ``local:N`` -> ``("local", N)`` (a LocalCluster of N processes on this machine),
-    ``tcp://host:8786`` (or ``tls://``) -> that address (a running Dask scheduler); blank -> None (no cluster)."""
-    text = str(text or "").strip()
-    if not text:
-        return None
-    expected = ("CLUSTER/--cluster is local:N (N worker processes on this machine, e.g. local:4) or the address "
-                "of a running Dask scheduler (tcp://host:8786)")
-    kind, sep, rest = text.partition(":")
-    if kind == "local" and sep:
-        try:
-            n = int(rest)
-        except ValueError:
-            raise ValueError(f"{expected}, not {_shown(text)}: N is a whole number") from None
-        if n < 1:
-            raise ValueError(f"{expected}, not {_shown(text)}: at least 1 worker")
-        return ("local", n)
-    if kind in ("tcp", "tls") and rest.startswith("//"):
-        host, _, port = rest[2:].rpartition(":")
-        if host and port.isdigit() and 0 < int(port) < 65536:
-            return text
-        raise ValueError(f"{expected}, not {_shown(text)}: the address needs a host and a port (tcp://host:8786)")
-    raise ValueError(f"{expected}, not {_shown(text)}")
