@@ -289,3 +289,103 @@ def test_the_bundles_archive_grades_to_the_points_of_the_folder(dist, tmp_path):
     assert points == [{k: v for k, v in row.items() if k not in ("student", "submitted", "graded_at")}
                       for row in books[1]]
     assert len(points) == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Portability of what students run: no Unix-only API, proven by running without them
+# ------------------------------------------------------------------------------------------------
+
+UNIX_ONLY_MODULES = {"fcntl", "resource", "pwd", "grp", "termios", "pty", "posix", "tty", "syslog"}
+UNIX_ONLY_ATTRS = {("os", a) for a in ("fork", "forkpty", "setsid", "killpg", "getuid", "geteuid", "getpgid",
+                                       "setpgid", "O_NOFOLLOW", "WNOHANG", "sched_setaffinity", "nice")} | \
+    {("signal", a) for a in ("alarm", "SIGALRM", "setitimer", "SIGKILL", "SIGCHLD", "pause")}
+UNIX_PATHS = re.compile(r"^/(tmp|dev|proc|sys|usr|var|etc)(/|$)")
+
+
+def unix_only_uses(path: Path) -> list[str]:
+    """Unix-only APIs ``path`` uses outside an ``if hasattr(module, "NAME")`` guard, and Unix-only paths."""
+    import ast
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "hasattr(" in ast.unparse(node.test):
+            guarded |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [f"import {n}" for n in names if n.split(".")[0] in UNIX_ONLY_MODULES]
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                (node.value.id, node.attr) in UNIX_ONLY_ATTRS and id(node) not in guarded:
+            found.append(f"{node.value.id}.{node.attr} (line {node.lineno})")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and UNIX_PATHS.match(node.value):
+            found.append(f"{node.value!r} (line {node.lineno})")
+    return [f"{path.name}: {f}" for f in found]
+
+
+def test_what_students_run_uses_no_unix_only_api(dist):
+    out, _ = dist
+    files = sorted((out / "rnnkit-student").rglob("*.py"))
+    assert any(f.name == "selfcheck.py" for f in files) and any(f.name == "checking.py" for f in files)
+    assert [u for f in files for u in unix_only_uses(f)] == []
+
+
+def test_the_scan_sees_an_unguarded_unix_api(tmp_path):
+    (tmp_path / "bad.py").write_text('import fcntl\nimport os, signal\nos.fork()\nsignal.alarm(3)\nopen("/tmp/x")\n'
+                                     'if hasattr(signal, "SIGALRM"):\n    signal.alarm(1)\n')
+    assert len(unix_only_uses(tmp_path / "bad.py")) == 4
+
+
+# What Windows lacks, taken away before the bundle's check runs (macOS has them all: Linux-only is none here).
+WITHOUT_UNIX = """\
+import os, signal, sys, runpy
+for name in ("SIGALRM", "alarm", "setitimer"):
+    if hasattr(signal, name):
+        delattr(signal, name)
+for name in ("fork", "O_NOFOLLOW", "setsid", "killpg", "getuid", "geteuid"):
+    if hasattr(os, name):
+        delattr(os, name)
+for name in ("fcntl", "resource", "pwd", "grp", "termios", "pty"):
+    sys.modules[name] = None          # import fails as on Windows
+sys.argv = ["rnnkit_student", "check"]
+runpy.run_module("rnnkit_student", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.slow
+def test_the_bundles_check_runs_without_unix_only_apis_and_says_the_same(dist, tmp_path):
+    out, _ = dist
+    day, edits = CASES["known mistakes"]
+    folder = _student(out / f"rnnkit-student-{day}", tmp_path, edits)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    bare = subprocess.run([sys.executable, "-c", WITHOUT_UNIX], cwd=folder, capture_output=True, text=True,
+                          env=env, timeout=900)
+    assert bare.returncode == 0, bare.stderr[-3000:]
+    assert bare.stdout == _bundle_check(folder)
+    assert "missing_b_hh" in bare.stdout
+
+
+def test_a_bundle_notebooks_check_cell_says_what_rnnkit_check_says(dist, tmp_path):
+    """The notebook's ``check(rnn_cell)`` in the student bundle: rnnkit-check's message, the mistake named
+    from the bundle's precomputed table (no reference code there)."""
+    out, _ = dist
+    folder = _student(out / "rnnkit-student-day15", tmp_path, {})
+    wrong = _wrong("day15", "basic", "pre = pre + b_hh", "pass")
+    code = ("import sys, checking, public_tests\n"
+            "ns = {}\nexec(compile(sys.stdin.read(), 'basic.py', 'exec'), ns)\n"
+            "try:\n    checking.check(ns['rnn_cell'])\nexcept checking.CheckFailure:\n    pass\n"
+            "print('TOOL', checking._TOOL[0].__name__)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    run = subprocess.run([sys.executable, "-c", code], cwd=folder / "day15", input=wrong, capture_output=True,
+                         text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    cell, tool = run.stdout.rsplit("TOOL ", 1)
+    assert tool.strip() == "rnnkit_student.selfcheck"
+    assert "This looks like a known mistake (missing_b_hh)" in cell, cell
+    (folder / "day15" / "basic.py").write_text(wrong, encoding="utf-8")
+    table = _bundle_check(folder, "--level", "basic")
+    first, *rest = cell.strip().splitlines()
+    assert first.startswith("FAIL rnn_cell: ")
+    row = next(i for i, ln in enumerate(table.splitlines()) if "rnn_cell" in ln)
+    shown = [ln.strip() for ln in table.splitlines()[row + 1:row + 1 + len(rest)]]
+    assert first.removeprefix("FAIL rnn_cell: ") in table.splitlines()[row] and shown == [r.strip() for r in rest]
