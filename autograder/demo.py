@@ -78,6 +78,9 @@ STUDENTS: list[Student] = [
     Student("eve_gate_order", "LSTM gates unpacked as i, f, o, g instead of i, f, g, o: lstm_cell fails",
             edits=[Edit("day15", "intermediate", "i, f, g, o = gates.chunk(4, dim=1)",
                         "i, f, o, g = gates.chunk(4, dim=1)")]),
+    Student("oli_gru_update", "gru_cell puts (1 - z) on the old state and z on the candidate: gru_cell fails and is "
+            "told the known mistake", edits=[Edit("day15", "intermediate", "    return (1 - z) * n + z * h\n",
+                                                  "    return z * n + (1 - z) * h\n")]),
     Student("finn_no_detach", "truncated BPTT without detaching the carried state: backward through the graph twice",
             edits=[Edit("day16", "intermediate",
                         "state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()",

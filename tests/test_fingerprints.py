@@ -230,6 +230,7 @@ def variant_source(v) -> str:
 
 DEMO = {"dan_missing_bias": ("day15", "rnn_cell", "missing_b_hh"),
         "eve_gate_order": ("day15", "lstm_cell", "gate_order_ifog"),
+        "oli_gru_update": ("day15", "gru_cell", "update_gate_flipped"),
         "finn_no_detach": ("day16", "tbptt_train", "no_detach"),
         "gil_no_zero_grad": ("day16", "train_step", "no_zero_grad")}
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
 from autograder import build, selfcheck
+from autograder.catalogue import exercises_of
 from autograder.loading import load_day, load_module
 from solutions import misuse
 
@@ -149,6 +150,105 @@ def test_final_hidden_gradients_equal_each_sequence_alone(device):
     expected = torch.autograd.grad((alone * weight).sum(), params + sequences)
     for g, e in zip(got, expected):
         torch.testing.assert_close(g, e, atol=1e-9, rtol=1e-7)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("B, I, H", [(5, 3, 4), (1, 1, 1)])
+def test_gru_cell_equals_nn_GRUCell(device, bias, B, I, H):
+    cell = nn.GRUCell(I, H, bias=bias, device=device, dtype=F64)
+    x, h = (torch.randn(B, n, dtype=F64, device=device, requires_grad=True) for n in (I, H))
+    params = [cell.weight_ih, cell.weight_hh] + ([cell.bias_ih, cell.bias_hh] if bias else [])
+    got, expected = ref.gru_cell(x, h, *params), cell(x, h)
+    _assert_close(got, expected)
+    weight = torch.randn_like(expected)
+    for g, e in zip(_grads(got, [x, h, *params], weight), _grads(expected, [x, h, *params], weight)):
+        _assert_close(g, e)
+
+
+def _alone_states(rnn, seq):
+    _, state = rnn(seq.unsqueeze(1))
+    h_n = state[0] if isinstance(state, tuple) else state
+    return torch.cat(list(h_n[-(2 if rnn.bidirectional else 1):, 0]))
+
+
+def _padded_with_noise(lengths, I, device, T=None):
+    """(T, B, I) holding the sequences, with random values (not zeros) in the padding."""
+    sequences = [torch.randn(n, I, dtype=F64, device=device) for n in lengths]
+    padded = torch.randn(T or max(lengths), len(lengths), I, dtype=F64, device=device)
+    for b, seq in enumerate(sequences):
+        padded[:len(seq), b] = seq
+    return sequences, padded, torch.tensor(lengths)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("cls", [nn.RNN, nn.GRU, nn.LSTM])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_final_states_equals_running_each_sequence_alone(device, cls, bidirectional, num_layers):
+    rnn = cls(3, 4, num_layers=num_layers, bidirectional=bidirectional, device=device, dtype=F64)
+    sequences, padded, lengths = _padded_with_noise([3, 7, 1, 5], 3, device, T=9)
+    got = ref.final_states(rnn, padded, lengths)
+    assert got.shape == (4, 8 if bidirectional else 4)
+    _assert_close(got, torch.stack([_alone_states(rnn, s) for s in sequences]))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_final_states_sit_where_the_docstring_says_in_output(device):
+    """Second oracle: forward at output[L_b - 1, b, :H], backward at output[0, b, H:]; h_n[-1] is only backward."""
+    gru = nn.GRU(2, 3, bidirectional=True, device=device, dtype=F64)
+    _, padded, lengths = _padded_with_noise([4, 2, 6], 2, device)
+    packed_out, h_n = gru(pack_padded_sequence(padded, lengths, enforce_sorted=False))
+    output, _ = pad_packed_sequence(packed_out)
+    expected = torch.stack([torch.cat([output[n - 1, b, :3], output[0, b, 3:]]) for b, n in enumerate([4, 2, 6])])
+    got = ref.final_states(gru, padded, lengths)
+    _assert_close(got, expected)
+    _assert_close(got[:, 3:], h_n[-1])
+    assert not torch.allclose(got[:, :3], h_n[-1])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_final_states_gradients_equal_each_sequence_alone(device):
+    lstm = nn.LSTM(2, 3, num_layers=2, bidirectional=True, device=device, dtype=F64)
+    sequences, padded, lengths = _padded_with_noise([2, 5, 3], 2, device)
+    padded.requires_grad_()
+    params = list(lstm.parameters())
+    weight = torch.randn(3, 6, dtype=F64, device=device)
+    got = torch.autograd.grad((ref.final_states(lstm, padded, lengths) * weight).sum(), params + [padded])
+    alone_inputs = [padded[:n, b] for b, n in enumerate(lengths.tolist())]
+    alone = torch.stack([_alone_states(lstm, s) for s in alone_inputs])
+    expected = torch.autograd.grad((alone * weight).sum(), params + [padded])
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e, atol=1e-9, rtol=1e-7)
+    for b, n in enumerate(lengths.tolist()):
+        assert (got[-1][n:, b] == 0).all(), "the padding got a gradient"
+
+
+def _ignore_index_loss(logits, targets, lengths):
+    """PyTorch's own answer: nn.CrossEntropyLoss with the padded targets set to ignore_index."""
+    padded_targets = targets.clone()
+    for b, n in enumerate(lengths.tolist()):
+        padded_targets[n:, b] = -100
+    T, B, C = logits.shape
+    return nn.CrossEntropyLoss(ignore_index=-100)(logits.reshape(T * B, C), padded_targets.reshape(T * B))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [F64, torch.float32])
+@pytest.mark.parametrize("T, lengths", [(7, [7, 2, 5, 1]), (6, [3, 2, 1]), (1, [1])])
+def test_masked_sequence_loss_equals_ignore_index(device, dtype, T, lengths):
+    C = 5
+    logits = torch.randn(T, len(lengths), C, dtype=dtype, device=device, requires_grad=True)
+    targets = torch.randint(0, C, (T, len(lengths)), device=device)
+    lengths = torch.tensor(lengths)
+    got = ref.masked_sequence_loss(logits, targets, lengths)
+    expected = _ignore_index_loss(logits, targets, lengths)
+    assert got.dim() == 0 and got.dtype == dtype and got.device == logits.device
+    tol = TOL if dtype == F64 else {"atol": 1e-6, "rtol": 1e-5}
+    torch.testing.assert_close(got, expected, **tol)
+    (g,) = torch.autograd.grad(got, logits)
+    (e,) = torch.autograd.grad(expected, logits)
+    torch.testing.assert_close(g, e, **tol)
 
 
 # ------------------------------------------------------------------------------------ provoke / diagnose
@@ -302,12 +402,14 @@ def _tree(tmp_path: Path, replace: dict[str, list[tuple[str, str]]] | None = Non
 
 def test_public_checks_pass_on_the_references():
     rows = selfcheck.check_day(SOLUTIONS, "day15")
-    assert [r.status for r in rows] == ["passed"] * 6, [(r.exercise, r.message) for r in rows]
+    assert [r.exercise for r in rows] == [name for _, name in exercises_of("day15")]
+    assert [r.status for r in rows] == ["passed"] * len(rows), [(r.exercise, r.message) for r in rows]
 
 
 def test_public_checks_call_the_stubs_not_attempted(tmp_path):
     rows = selfcheck.check_day(_tree(tmp_path, stubs=True), "day15")
-    assert [r.status for r in rows] == ["not attempted"] * 6, [(r.exercise, r.message) for r in rows]
+    assert [r.exercise for r in rows] == [name for _, name in exercises_of("day15")]
+    assert [r.status for r in rows] == ["not attempted"] * len(rows), [(r.exercise, r.message) for r in rows]
 
 
 MISTAKES = {
@@ -319,6 +421,17 @@ MISTAKES = {
     "h_n from the padded end": ("final_hidden", {"intermediate": [(
         "    packed = pack_padded_sequence(padded, lengths, batch_first=rnn.batch_first, enforce_sorted=False)\n"
         "    _, h_n = rnn(packed)", "    _, h_n = rnn(padded)")]}),
+    "GRU b_hn outside r *": ("gru_cell", {"intermediate": [("n = torch.tanh(i_n + r * h_n)",
+                                                              "n = torch.tanh(i_n + r * (h_n - b_hh.chunk(3)[2]) "
+                                                              "+ b_hh.chunk(3)[2])")]}),
+    "GRU blocks read z, r, n": ("gru_cell", {"intermediate": [("i_r, i_z, i_n = gi.chunk", "i_z, i_r, i_n = gi.chunk"),
+                                                              ("h_r, h_z, h_n = gh.chunk", "h_z, h_r, h_n = gh.chunk")]}),
+    "final_states takes h_n[-1] only": ("final_states", {"intermediate": [("return torch.cat(list(top), dim=1)",
+                                                                          "return top[-1]")]}),
+    "masked loss: pads in the mean": ("masked_sequence_loss", {"intermediate": [(
+        '    return F.cross_entropy(logits[real], targets[real], reduction="mean")',
+        '    per_step = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")\n'
+        '    return (per_step * real.flatten()).mean()')]}),
     "provoke lengths of another dtype": ("provoke", {"advanced": [('"device": "meta"}', '"dtype": "float32"}')]}),
     "diagnose reads any 'size'": ("diagnose", {"advanced": [("    patterns = [", '    patterns = [("input_size", "size"),')]}),
 }
@@ -376,6 +489,12 @@ SIZE_ONE_MISTAKES = {
     "final_hidden_squeezes_the_units": ("intermediate", "test_final_hidden_size_one_dimensions", "final_hidden",
                                         _variant("intermediate", "final_hidden", "return h_n[-1]",
                                                  "return h_n.squeeze(-1)[-1]"), "H=1"),
+    "gru_cell_H_from_a_squeezed_h": ("intermediate", "test_gru_cell_size_one_dimensions", "gru_cell",
+                                     _variant("intermediate", "gru_cell", "i_r, i_z, i_n = gi.chunk(3, dim=1)",
+                                              "i_r, i_z, i_n = gi.split(h.squeeze().shape[-1], dim=1)"), "H=1"),
+    "final_states_squeezes_the_units": ("intermediate", "test_final_states_size_one_dimensions", "final_states",
+                                        _variant("intermediate", "final_states", "return torch.cat(list(top), dim=1)",
+                                                 "return torch.cat(list(top.squeeze(-1)), dim=-1)"), "H=1"),
 }
 
 
