@@ -31,6 +31,7 @@ import zipfile
 from pathlib import Path
 
 from autograder import build, known_mistakes
+from autograder import catalogue
 from autograder.catalogue import CATALOGUE, DAYS, levels_of
 from autograder.submissions import forms
 
@@ -175,8 +176,19 @@ What is here: `{'/, '.join(days)}/` hold the exercises, each level twice: a note
     pip install .                     # in this folder: installs torch & co. and two commands
     # or: pip install -r requirements.txt   (then use python -m {PACKAGE}.selfcheck / .submit)
 
-On Colab: upload `{name}.zip`, then in a cell `!unzip -q {name}.zip && pip install -q ./{name}`
-and `%cd {name}`.
+### On Colab (or any hosted Jupyter)
+
+Upload `{name}.zip` to the session's files (`/content`), open a notebook of it (File > Upload
+notebook: `{first}/{first}_basic.ipynb`) and run, in a first cell:
+
+    !unzip -q -o /content/{name}.zip -d /content && pip install -q /content/{name}
+    %cd /content/{name}/{first}
+
+Then the notebook's own cells run as on your machine, and its `check(rnn_cell)` cells say what
+`rnnkit-check` says (known mistakes named). To check every exercise or to submit, in a cell:
+`!cd /content/{name} && rnnkit-check` (and `rnnkit-submit --student <your id>`). Those read the
+files in `/content/{name}/{first}/`: a notebook you edit in Colab is saved elsewhere (Drive), so
+first save it there (File > Download, then upload it into `{first}/`, replacing the handed-out one).
 
 ## Check your work
 
@@ -227,7 +239,10 @@ def write_bundle(out: Path, name: str, days: list[str], tree: dict[Path, str], t
         f"    sys.exit('usage: python -m {PACKAGE} check|submit [options]')\n"
         "sys.exit(tool.main(sys.argv[2:]))\n", encoding="utf-8")
     for source, target in TOOL_MODULES.items():
-        (package / target).write_text(tool_source((KIT_ROOT / source).read_text(encoding="utf-8")), encoding="utf-8")
+        text = (KIT_ROOT / source).read_text(encoding="utf-8")
+        if source == "autograder/catalogue.py":   # the course's OMIT, written in: the bundle's check needs no variable
+            text = catalogue.baked_source(text)
+        (package / target).write_text(tool_source(text), encoding="utf-8")
     (package / known_mistakes.TABLE_NAME).write_text(json.dumps(table, separators=(",", ":")) + "\n",
                                                      encoding="utf-8")
     (package / forms.RELEASE_TABLE).write_text(json.dumps(stubs, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -389,3 +389,12 @@ def test_a_bundle_notebooks_check_cell_says_what_rnnkit_check_says(dist, tmp_pat
     row = next(i for i, ln in enumerate(table.splitlines()) if "rnn_cell" in ln)
     shown = [ln.strip() for ln in table.splitlines()[row + 1:row + 1 + len(rest)]]
     assert first.removeprefix("FAIL rnn_cell: ") in table.splitlines()[row] and shown == [r.strip() for r in rest]
+
+
+def test_the_bundle_readme_says_how_to_check_on_colab(dist):
+    """Colab itself cannot run here: the README's commands name this bundle's own zip and folders."""
+    out, _ = dist
+    for name, days in release.bundles().items():
+        text = (out / name / "README.md").read_text(encoding="utf-8")
+        assert f"pip install -q /content/{name}" in text and f"%cd /content/{name}/{days[0]}" in text, name
+        assert (out / name / days[0] / f"{days[0]}_basic.ipynb").is_file()
