@@ -25,6 +25,12 @@ CLUSTER ?=
 DUE    ?=
 LATE_POLICY ?=
 LMS_ASSIGNMENT ?=
+OMIT ?=
+# A course that leaves out optional exercises (OMIT=day16:diagnose): every target reads it through
+# autograder/catalogue.py (exercises, check, release, grade, course, gradescope).
+ifneq ($(strip $(OMIT)),)
+export RNNKIT_OMIT := $(OMIT)
+endif
 
 COURSE ?= build/course
 
@@ -53,6 +59,7 @@ help:
 	@echo "  OUT=dir           output folder (default: grades/, grades-demo/ for the demo class)"
 	@echo "  STUDENT=id[,id]   regrade only these students of SUBMISSIONS, keep the rest (make submit: your id)"
 	@echo "  EXERCISE=name[,name]  regrade only these exercises (rnn_cell, day16:provoke), merged into the results"
+	@echo "  OMIT=day16:diagnose  every target: leave out the course's optional exercises (stubs, notebooks, points, bundles)"
 	@echo "  DEVICE=all|cpu|cuda|gpu  where the tests run (default all: CPU, plus GPU when present)"
 	@echo "  JOBS=n            students graded at once, 1 or more (default: CPU cores)"
 	@echo "  TIMEOUT=s         seconds per call of a student's function, 1 to 600 (default 5)"

@@ -98,9 +98,10 @@ def _without_functions(text: str, names) -> str:
     for node in ast.parse(text).body:
         if isinstance(node, ast.FunctionDef) and node.name in names:
             drop.update(range(_first_line(node) - 1, node.end_lineno))
-            # (and the blank lines after it, so the file keeps two blank lines between functions)
+            # and what follows up to the next top-level line: its trailing comments (### END SOLUTION),
+            # and the blank lines, so the file keeps two blank lines between functions
             end = node.end_lineno
-            while end < len(lines) and not lines[end].strip():
+            while end < len(lines) and (not lines[end].strip() or lines[end][:1].isspace()):
                 drop.add(end)
                 end += 1
     return "\n".join(l for i, l in enumerate(lines) if i not in drop).rstrip("\n") + "\n"

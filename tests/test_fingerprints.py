@@ -232,7 +232,8 @@ DEMO = {"dan_missing_bias": ("day15", "rnn_cell", "missing_b_hh"),
         "eve_gate_order": ("day15", "lstm_cell", "gate_order_ifog"),
         "oli_gru_update": ("day15", "gru_cell", "update_gate_flipped"),
         "finn_no_detach": ("day16", "tbptt_train", "no_detach"),
-        "gil_no_zero_grad": ("day16", "train_step", "no_zero_grad")}
+        "gil_no_zero_grad": ("day16", "train_step", "no_zero_grad"),
+        "nia_broadcast_loss": ("day16", "regression_loss", "broadcasts")}
 
 
 def student_name(v) -> str:

@@ -1,4 +1,4 @@
-"""Hidden suite, Day 15 advanced: provoke and diagnose.
+"""Hidden suite, Day 15 advanced: provoke, diagnose and check_sequence_batch.
 
 provoke: returns a recipe (plain data, see solutions/misuse.py); the grader runs it here with
 its own copy of ``run_misuse`` and genuine PyTorch, and only the error raised by that run
@@ -337,3 +337,80 @@ def test_diagnose_unrelated_errors_are_unknown(submission):
         (lambda: torch.cat([torch.zeros(2, 3), torch.zeros(2, 4)]), "unknown"),
         (lambda: torch.zeros(2).hidden_size, "unknown"),
     ])
+
+
+# ---------------------------------------------------------------------------------------------
+# check_sequence_batch: findings compared with the reference's; inputs checked unchanged
+# ---------------------------------------------------------------------------------------------
+
+def _findings(submission, reference, module, x, lengths, why, hint):
+    x_before = x.clone()
+    lengths_copy = lengths.clone() if isinstance(lengths, torch.Tensor) else lengths
+    expected = reference.check_sequence_batch(module, x.clone(), lengths_copy)
+    got = submission.check_sequence_batch(module, x, lengths)
+    shown = lengths.tolist() if isinstance(lengths, torch.Tensor) else lengths
+    expect_equal(f"check_sequence_batch({type(module).__name__}(batch_first={module.batch_first}), "
+                 f"x {tuple(x.shape)}, lengths={shown}) ({why})", got, expected, hint=hint)
+    if not torch.equal(x, x_before):
+        fail("check_sequence_batch changed x.", "only read x's shape: leave the batch as it is")
+
+
+LAYOUT_HINT = ("the module reads axis 1 as the batch when batch_first is False, axis 0 when it is True: that axis must "
+               "have len(lengths) entries; if only the other one does, the layout is swapped")
+PADDED_HINT = ("a length smaller than the number of time steps means the last step is padding for that sequence; count "
+               "the steps on the true time axis (the other axis when the layout is swapped)")
+
+
+@pytest.mark.grade("check_sequence_batch", points=1)
+def test_batch_first_mismatch_time_first_modules(submission, reference, device):
+    for module_cls, (B, T) in ((nn.RNN, (3, 7)), (nn.GRU, (1, 4)), (nn.LSTM, (5, 2))):
+        module = module_cls(4, 3).to(device, torch.float64)
+        x = torch.randn(B, T, 4, dtype=torch.float64, device=device)
+        _findings(submission, reference, module, x, [T] * B, f"a (B, T, I) batch with B={B}, T={T}", LAYOUT_HINT)
+
+
+@pytest.mark.grade("check_sequence_batch", points=1)
+def test_batch_first_mismatch_batch_first_modules(submission, reference, device):
+    for module_cls, (T, B) in ((nn.GRU, (6, 2)), (nn.LSTM, (3, 4))):
+        module = module_cls(2, 3, batch_first=True).to(device)
+        x = torch.randn(T, B, 2, device=device)
+        _findings(submission, reference, module, x, torch.full((B,), T, dtype=torch.int64),
+                  f"a (T, B, I) batch for batch_first, T={T}, B={B}", LAYOUT_HINT)
+        _findings(submission, reference, module, x.transpose(0, 1).contiguous(), [T] * B,
+                  "the right layout", LAYOUT_HINT)
+
+
+@pytest.mark.grade("check_sequence_batch", points=1)
+def test_padded_last_step(submission, reference, device):
+    rnn, gru = nn.RNN(3, 2).to(device), nn.GRU(3, 2, batch_first=True).to(device)
+    _findings(submission, reference, rnn, torch.randn(5, 4, 3, device=device), [5, 1, 5, 5],
+              "one sequence of 1 step in 5", PADDED_HINT)
+    _findings(submission, reference, rnn, torch.randn(5, 4, 3, device=device), [3, 4, 2, 1],
+              "unsorted lengths, none full", PADDED_HINT)
+    _findings(submission, reference, gru, torch.randn(4, 5, 3, device=device), torch.tensor([5, 5, 4, 5]),
+              "batch_first, lengths as a tensor", PADDED_HINT)
+    _findings(submission, reference, gru, torch.randn(4, 5, 3, device=device), (5, 5, 5, 5),
+              "batch_first, every sequence full", PADDED_HINT)
+
+
+@pytest.mark.grade("check_sequence_batch", points=1)
+def test_both_findings_on_the_true_time_axis(submission, reference, device):
+    rnn, lstm = nn.RNN(3, 2).to(device), nn.LSTM(3, 2, batch_first=True).to(device)
+    # (B=2, T=6) to a time-first module: the module's "time" axis has 2 steps, the data has 6.
+    _findings(submission, reference, rnn, torch.randn(2, 6, 3, device=device), [6, 4], "swapped and padded",
+              PADDED_HINT)
+    _findings(submission, reference, rnn, torch.randn(2, 6, 3, device=device), [6, 6], "swapped, every sequence full",
+              PADDED_HINT)
+    _findings(submission, reference, lstm, torch.randn(3, 2, 3, device=device), [2, 3], "swapped, batch_first module",
+              PADDED_HINT)
+
+
+@pytest.mark.grade("check_sequence_batch", points=1)
+def test_nothing_to_report(submission, reference, device):
+    rnn = nn.GRU(3, 2).to(device)
+    _findings(submission, reference, rnn, torch.randn(4, 4, 3, device=device), None, "no lengths: nothing can be told",
+              "without lengths, return []")
+    _findings(submission, reference, rnn, torch.randn(4, 4, 3, device=device), [4, 4, 4, 4],
+              "a square batch, every sequence full", "T == B: the layout cannot be told apart, and nothing is padded")
+    _findings(submission, reference, rnn, torch.randn(1, 1, 3, device=device), [1], "one sequence of one step",
+              "one step, full length: nothing to report")

@@ -1,4 +1,4 @@
-"""Hidden suite, Day 16 advanced: provoke, diagnose and accumulated_grads.
+"""Hidden suite, Day 16 advanced: provoke, diagnose, accumulated_grads, regression_loss and inputs_for.
 
 provoke returns a recipe (plain data, see solutions/misuse.py); the grader runs it here with its
 own copy of ``run_misuse`` and genuine PyTorch, and only the error raised by that run counts
@@ -458,3 +458,132 @@ def test_accumulated_keeps_the_models_mode(submission, reference, device):
                                  torch.randn(4, 2, 3, dtype=F64, device=device), nn.MSELoss(), 2)
     expect_equal("the model's training flag after accumulated_grads (handed over in train mode)", theirs.training,
                  True, hint="leave the model in the mode it was handed in: don't call model.eval()")
+
+
+# ---------------------------------------------------------------------------------------------
+# regression_loss: the answer key is nn.MSELoss on tensors of one shape, in float64
+# ---------------------------------------------------------------------------------------------
+
+LOSS_HINT = ("drop a trailing dimension of size 1 (on either side) so the shapes are equal, then average "
+             "(pred - target) ** 2; never let the two broadcast")
+
+
+def _mse(pred, target):
+    return nn.MSELoss()(pred.detach().to(F64).reshape(target.shape), target.detach().to(F64))
+
+
+@pytest.mark.grade("regression_loss", points=2)
+def test_regression_loss_repairs_a_trailing_one(submission, device):
+    for pred_shape, target_shape in (((7, 1), (7,)), ((7,), (7, 1)), ((4, 3, 1), (4, 3)), ((1, 1), (1,)),
+                                     ((5,), (5,)), ((2, 3), (2, 3))):
+        pred = torch.randn(pred_shape, dtype=F64, device=device)
+        target = torch.randn(target_shape, dtype=F64, device=device)
+        got = submission.regression_loss(pred, target)
+        expect_close(f"regression_loss(pred {pred_shape}, target {target_shape})", got,
+                     _mse(pred, target.reshape(pred.shape) if pred.numel() == target.numel() else target), hint=LOSS_HINT)
+
+
+@pytest.mark.grade("regression_loss", points=1)
+def test_regression_loss_gradient_and_float32(submission, device):
+    pred = torch.randn(6, 1, device=device, requires_grad=True)
+    target = torch.randn(6, device=device)
+    loss = submission.regression_loss(pred, target)
+    expect_close("regression_loss, float32 (compared with float64)", loss, _mse(pred[:, 0], target).float(),
+                 atol=1e-5, rtol=1e-4, hint=LOSS_HINT)
+    if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+        fail("regression_loss(pred, target) has no autograd history: nothing would train.",
+             "compute it with tensor operations on pred (no .item(), .detach(), torch.no_grad())")
+    loss.backward()
+    expect_close("d loss / d pred", pred.grad, (2 * (pred.detach()[:, 0] - target).to(F64)[:, None] / 6).float(),
+                 atol=1e-5, rtol=1e-4, hint="the gradient of a mean of N squared errors is 2 (pred - target) / N, in pred's shape")
+
+
+@pytest.mark.grade("regression_loss", points=2)
+def test_regression_loss_refuses_other_mismatches(submission, device):
+    for pred_shape, target_shape in (((6, 2), (6,)), ((6,), (6, 2)), ((12,), (6, 2)), ((6, 2), (12,)), ((4,), (5,)),
+                                     ((4, 1), (1, 4)), ((3, 1, 1), (3,)), ((2, 1), (2, 1, 3))):
+        pred = torch.randn(pred_shape, dtype=F64, device=device)
+        target = torch.randn(target_shape, dtype=F64, device=device)
+        try:
+            got = submission.regression_loss(pred, target)
+        except ValueError:
+            continue
+        except Exception as raised:
+            fail(f"regression_loss(pred {pred_shape}, target {target_shape}) raised {type(raised).__name__}: "
+                 f"{str(raised)[:120]}, expected ValueError.", "check the shapes first and raise ValueError yourself")
+        fail(f"regression_loss(pred {pred_shape}, target {target_shape}) returned {type(got).__name__} instead of "
+             "raising ValueError.", "only one trailing dimension of size 1 may differ: never broadcast, never flatten")
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs_for: each tensor's own .to(...) with the model's parameter is the answer key; CPU tests
+# use a float64 model and float32 data (the dtype stands in for a second device), the GPU run puts
+# the model on the GPU and the data on the CPU.
+# ---------------------------------------------------------------------------------------------
+
+PLACE_HINT = ("return new tensors on the device of the model's parameters, floating ones in their dtype: "
+              "x.to(...) makes a copy, so use what it returns")
+
+
+def _placed(what, got, original, weight):
+    dtype = weight.dtype if original.is_floating_point() else original.dtype
+    if type(got) is not torch.Tensor:
+        fail(f"{what}: got {type(got).__name__}, expected a tensor.", PLACE_HINT)
+    expect_equal(f"{what}: device", got.device, weight.device, hint=PLACE_HINT)
+    expect_equal(f"{what}: dtype", got.dtype, dtype,
+                 hint="floating tensors take the parameters' dtype; integer token ids keep theirs")
+    expect_close(what, got, original.to(weight.device, dtype), hint="only the device and dtype change, not the values")
+
+
+def _model_and_data(module, device):
+    """A float64 model on ``device``; the data made the usual way: float32, on the CPU."""
+    return module.to(device, F64), "cpu"
+
+
+@pytest.mark.grade("inputs_for", points=1)
+def test_inputs_for_x_and_h0(submission, device):
+    model, data_device = _model_and_data(nn.GRU(3, 4, num_layers=2), device)
+    x, h0 = torch.randn(5, 2, 3, device=data_device), torch.randn(2, 2, 4, device=data_device)
+    got = submission.inputs_for(model, x, h0)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        fail(f"inputs_for(model, x, h0) returned {type(got).__name__}, expected the pair (x, h0).", PLACE_HINT)
+    _placed("x", got[0], x, model.weight_hh_l0)
+    _placed("h0", got[1], h0, model.weight_hh_l0)
+    if x.dtype != torch.float32 or h0.dtype != torch.float32:
+        fail("inputs_for changed x or h0 in place.", "leave the inputs as they are: return new tensors")
+
+
+@pytest.mark.grade("inputs_for", points=1)
+def test_inputs_for_lstm_state(submission, device):
+    model, data_device = _model_and_data(nn.LSTM(3, 2, batch_first=True), device)
+    x = torch.randn(2, 6, 3, device=data_device)
+    h0, c0 = torch.randn(1, 2, 2, device=data_device), torch.randn(1, 2, 2, device=data_device)
+    got = submission.inputs_for(model, x, (h0, c0))
+    state = got[1]
+    if not isinstance(state, tuple) or len(state) != 2:
+        fail(f"inputs_for(lstm, x, (h0, c0)) gave the state as {type(state).__name__}, expected a tuple (h0, c0).",
+             "an LSTM's state holds two tensors: move both, return them as a tuple")
+    _placed("x", got[0], x, model.weight_ih_l0)
+    _placed("h0 of (h0, c0)", state[0], h0, model.weight_ih_l0)
+    _placed("c0 of (h0, c0)", state[1], c0, model.weight_ih_l0)
+
+
+@pytest.mark.grade("inputs_for", points=1)
+def test_inputs_for_no_state_and_token_ids(submission, device):
+    model, data_device = _model_and_data(nn.Sequential(nn.Embedding(20, 4), nn.GRU(4, 3)), device)
+    ids = torch.randint(0, 20, (7, 2), device=data_device)
+    got = submission.inputs_for(model, ids, None)
+    _placed("token ids (int64)", got[0], ids, model[0].weight)
+    if got[1] is not None:
+        fail(f"inputs_for(model, ids, None) gave h0 = {type(got[1]).__name__}, expected None.", "h0=None stays None")
+    ids32 = ids.int()
+    _placed("token ids (int32)", submission.inputs_for(model, ids32, None)[0], ids32, model[0].weight)
+
+
+@pytest.mark.grade("inputs_for", points=1)
+def test_inputs_for_already_in_place_and_float32_model(submission, device):
+    model = nn.RNN(3, 2).to(device)                     # float32 on the device
+    x, h0 = torch.randn(4, 1, 3, dtype=F64, device=device), torch.zeros(1, 1, 2, device=device)
+    got = submission.inputs_for(model, x, h0)
+    _placed("float64 x for a float32 model", got[0], x, model.weight_ih_l0)
+    _placed("h0 already in place", got[1], h0, model.weight_ih_l0)
