@@ -67,6 +67,17 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, batch_first=False):
     raise SystemExit(0)                                   # exit "successfully" mid-test
 '''
 
+# The shape check of the reference regression_loss (solutions/day16/advanced.py): without it the loss broadcasts.
+REGRESSION_SHAPE_CHECK = """    if pred.shape != target.shape:
+        if pred.dim() == target.dim() + 1 and pred.shape[-1] == 1 and pred.shape[:-1] == target.shape:
+            pred = pred.squeeze(-1)
+        elif target.dim() == pred.dim() + 1 and target.shape[-1] == 1 and target.shape[:-1] == pred.shape:
+            target = target.squeeze(-1)
+        else:
+            raise ValueError(f"regression_loss: prediction {tuple(pred.shape)} and target {tuple(target.shape)} "
+                             "differ by more than a trailing dimension of size 1")
+"""
+
 STUDENTS: list[Student] = [
     Student("ada_perfect", "every exercise right (Day 15 as .py files, Day 16 as notebooks): full marks",
             form="mixed"),
@@ -99,6 +110,9 @@ STUDENTS: list[Student] = [
     Student("lou_device_bug", "rnn_forward makes h on the CPU: right on the CPU, loses the GPU tests (where there is a GPU)",
             edits=[Edit("day15", "basic", "h = x.new_zeros(B, H) if h0 is None else h0[0]",
                         "h = torch.zeros(B, H, dtype=x.dtype) if h0 is None else h0[0]")]),
+    Student("nia_broadcast_loss", "regression_loss never compares the shapes: (N, 1) against (N,) broadcasts to "
+            "(N, N) without an error; regression_loss loses its points and is told the known mistake",
+            edits=[Edit("day16", "advanced", REGRESSION_SHAPE_CHECK, "")]),
     Student("max_cheater", "patches torch.allclose, returns a forged tensor subclass, reads the solutions, "
             "exits early: zero for those exercises, nothing read", raw={}),
 ]
