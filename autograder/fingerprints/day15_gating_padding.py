@@ -37,7 +37,8 @@ def _gru(x, h, W_ih, W_hh, b_ih=None, b_hh=None, *, order="rzn", b_hn_inside=Tru
 GRU_BUGS = {   # name: (switches, explanation, hint)
     "gate_order_zrn": (dict(order="zrn"), "the reset and update gates are swapped: the blocks are read as z, r, n "
                        "(Keras's order), PyTorch stacks them as r, z, n.",
-                       "r, z, n = gates.chunk(3, dim=1): rows 0:H are the reset gate, H:2H the update gate"),
+                       "i_r, i_z, i_n = gi.chunk(3, dim=1), the same for gh: rows 0:H are the reset gate, H:2H the "
+                       "update gate"),
     "b_hn_outside_reset": (dict(b_hn_inside=False), "the bias b_hn is added outside the reset gate: "
                            "n = tanh(i_n + r * (h @ W_hn.T) + b_hn) instead of tanh(i_n + r * (h @ W_hn.T + b_hn)).",
                            "keep gh = h @ W_hh.T + b_hh whole and multiply its n block by r: "

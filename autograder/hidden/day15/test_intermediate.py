@@ -289,32 +289,15 @@ def test_gru_cell_size_one_dimensions(submission, reference, device):
 
 @pytest.mark.grade("gru_cell", points=2)
 def test_gru_cell_each_gate_in_its_role(submission, reference, device):
-    """Every gate block gets a bias of its own size (r +2, z -2, n +1): a block used in another
-    role moves the result far, and the bias gradients say which blocks play the wrong role."""
+    """Every gate block gets a bias of its own size (r +2, z -2, n +1, and half of it against them in b_hh):
+    a block read in another role, or b_hn on the wrong side of r, moves the result far; the bias
+    gradients name the block where it first differs."""
     B, I, H = 3, 2, 4
     x, h, W_ih, W_hh, b_ih, b_hh = _gru_args(B, I, H, device)
     offsets = torch.tensor([2.0, -2.0, 1.0], dtype=F64, device=device).repeat_interleave(H)
     args = [x, h, W_ih, W_hh, b_ih * 0.2 + offsets, b_hh * 0.2 - offsets / 2]
-    weight = torch.randn(B, H, dtype=F64, device=device)
-    got_in, exp_in = _copies(args, requires_grad=True), _copies(args, requires_grad=True)
-    expected = reference.gru_cell(*exp_in)
-    with naming_the_case("gru_cell, gates with distinct biases", GRU_HINT):
-        got = submission.gru_cell(*got_in)
-    got_grads = torch.autograd.grad((got * weight).sum(), got_in[4:], allow_unused=True) \
-        if isinstance(got, torch.Tensor) and got.grad_fn is not None else (None, None)
-    exp_grads = torch.autograd.grad((expected * weight).sum(), exp_in[4:])
-    off = []
-    for g, e in zip(got_grads, exp_grads):
-        if g is not None and g.shape == e.shape:
-            off += [gate for k, gate in enumerate(GRU_GATES)
-                    if not torch.allclose(g[k * H:(k + 1) * H], e[k * H:(k + 1) * H], rtol=1e-8, atol=1e-10)
-                    and gate not in off]
-    hint = (f"these gate blocks seem to play the wrong role: {', '.join(off)}. " if off else "") + GRU_HINT
-    expect_close("gru_cell with a different bias per gate: h_new", got, expected, dims=CELL_DIMS, hint=hint)
-    for name, g, e in zip(["b_ih", "b_hh"], got_grads, exp_grads):
-        if g is None:
-            fail(f"gru_cell: no gradient reaches {name}.", GRAD_HINT)
-        expect_close(f"gru_cell, gradient with respect to {name}", g, e, gates=GRU_GATES, gate_dim=0, hint=hint)
+    hint = ("each gate has a bias of its own size here, so a block read in another role shows; " + GRU_HINT)
+    _check_gru_gradients(submission, reference, args, "gru_cell with a different bias per gate", hint=hint)
 
 
 @pytest.mark.grade("gru_cell", points=1)
