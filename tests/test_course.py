@@ -16,10 +16,12 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 import warnings
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -358,6 +360,12 @@ exec "{python}" -m pip install --quiet --no-deps --no-build-isolation --target "
 '''
 
 
+MAKE_WITH_THE_KITS_VENV = '''#!/bin/sh
+# The kit's checkout already has its venv: a stamp older than pyproject.toml must not reinstall it here.
+exec "{make}" -o .venv/.installed "$@"
+'''
+
+
 @pytest.fixture(scope="module")
 def route(tmp_path_factory):
     """The README's block run by bash from the kit's folder, the course laid out in a folder of its own,
@@ -374,10 +382,14 @@ def route(tmp_path_factory):
              "dan_missing_bias": demo.student_files(dataclasses.replace(
                  next(s for s in demo.STUDENTS if s.name == "dan_missing_bias"), form="notebook"))[basic],
              TAMPER: _tamper_files()[basic]}
-    for who, data in files.items():
-        (course_dir / "submitted" / who / "day15").mkdir(parents=True)
-        (course_dir / "submitted" / who / basic).write_bytes(data)
+    download = base / "submissions.zip"           # Canvas's bulk download: <user>_<user id>_<submission id>_<file>
+    with zipfile.ZipFile(download, "w") as zf:
+        for n, (who, data) in enumerate(files.items()):
+            zf.writestr(f"{who}_{1000 + n}_{5000 + n}_day15_basic.ipynb", data)
+    (bin_dir / "make").write_text(MAKE_WITH_THE_KITS_VENV.format(make=shutil.which("make")))
+    (bin_dir / "make").chmod(0o755)
     env = {**os.environ, "COURSE": str(course_dir), "COURSE_ENV": str(env_dir), "PYTHONPATH": str(env_dir),
+           "DOWNLOAD": str(download),
            "PATH": os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]]),
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "JOBS": "2"}
     if not (sys.platform == "linux" and os.geteuid() == 0):
@@ -387,7 +399,10 @@ def route(tmp_path_factory):
     where = subprocess.run([sys.executable, "-c", "import autograder, solutions.checking as c; "
                             "print(autograder.__file__); print(c.__file__)"],
                            cwd=course_dir, env=env, capture_output=True, text=True).stdout.split()
-    return dict(done=done, course=course_dir, env_dir=env_dir, imported_from=where)
+    collected = sorted(p.relative_to(course_dir / "submitted").as_posix()
+                       for p in (course_dir / "submitted").rglob("*.ipynb"))
+    return dict(done=done, course=course_dir, env_dir=env_dir, imported_from=where, collected=collected,
+                students=sorted(files))
 
 
 def test_readme_route_runs_in_a_relocated_course(route):
@@ -402,6 +417,10 @@ def test_readme_route_runs_in_a_relocated_course(route):
             if r["assignment"] == "day15"}
     assert rows[PERFECT] == pytest.approx(sum(build.hidden_points("day15")[ex] for ex in CATALOGUE["day15"]["basic"]))
     assert 0 < rows["dan_missing_bias"] < rows[PERFECT]
+
+
+def test_readme_route_zip_collect_takes_the_ids_from_canvass_names(route):
+    assert route["collected"] == [f"{who}/day15/day15_basic.ipynb" for who in route["students"]], route["collected"]
 
 
 def test_readme_route_checksums_flag_only_the_edited_cell(route):
