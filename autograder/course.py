@@ -55,9 +55,9 @@ c.Autograde.sanitize_preprocessors = [
 # (a re-upload gets -1, -2 ... before the extension); the student id is the Canvas user name.
 # For Moodle's folders (Jane Doe_12345_assignsubmission_file_/day15_basic.ipynb: the student id is
 # Moodle's participant id, 12345) use instead:
-#   r".*/[^/_]+_(?P<student_id>\d+)_assignsubmission_file_/(?P<file_id>day1[56]_[a-z]+)\.ipynb$"
+#   r".*/[^/_]+_(?P<student_id>\\d+)_assignsubmission_file_/(?P<file_id>day1[56]_[a-z]+)\\.ipynb$"
 c.FileNameCollectorPlugin.named_regexp = (
-    r".*/(?P<student_id>[^/]+?)_(?:LATE_)?\d+_\d+_(?P<file_id>day1[56]_[a-z]+)(?:-\d+)?\.ipynb$"
+    r".*/(?P<student_id>[^/]+?)_(?:LATE_)?\\d+_\\d+_(?P<file_id>day1[56]_[a-z]+)(?:-\\d+)?\\.ipynb$"
 )
 # Keep the hidden tests out of the feedback students receive (nbgrader shows them by default).
 c.GenerateFeedback.preprocessors = [
