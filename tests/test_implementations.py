@@ -115,8 +115,8 @@ def test_there_are_correct_and_wrong_implementations_of_every_basic_and_intermed
         for exercise, verdict in load_module(path, "impl").EXPECT.items():
             kind = "full" if verdict == "full" else "loses"
             kinds.setdefault(exercise, {"full": 0, "loses": 0})[kind] += 1
-    for exercise in ("rnn_cell", "rnn_forward", "lstm_cell", "final_hidden", "bptt", "train_step", "tbptt_train",
-                     "clip_grad_norm", "hidden_grad_norms"):
+    for exercise in ("rnn_cell", "rnn_forward", "lstm_cell", "gru_cell", "final_hidden", "final_states",
+                     "masked_sequence_loss", "bptt", "train_step", "tbptt_train", "clip_grad_norm", "hidden_grad_norms"):
         assert kinds.get(exercise, {}).get("full", 0) >= 2, f"{exercise}: fewer than 2 correct implementations"
         assert kinds.get(exercise, {}).get("loses", 0) >= 2, f"{exercise}: fewer than 2 wrong implementations"
 
