@@ -398,3 +398,25 @@ def test_the_bundle_readme_says_how_to_check_on_colab(dist):
         text = (out / name / "README.md").read_text(encoding="utf-8")
         assert f"pip install -q /content/{name}" in text and f"%cd /content/{name}/{days[0]}" in text, name
         assert (out / name / days[0] / f"{days[0]}_basic.ipynb").is_file()
+
+
+@pytest.mark.slow
+def test_the_bundles_self_check_agrees_with_the_grader_over_the_demo_class(dist, tmp_path):
+    """python -m autograder.agreement: per demo student and exercise, rnnkit-check's verdict in the bundle
+    against make grade's points; PASS with points lost only on hidden tests is allowed, nothing else."""
+    from test_engine_grading import _confinable     # (tests/ is on sys.path)
+    if not _confinable():
+        pytest.skip("no sandbox here: python -m autograder grade says why")
+    from autograder import agreement
+    out, _ = dist
+    grades = tmp_path / "grades"
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", "--demo", "--device", "cpu", "--quiet",
+                          "--out", str(grades), "--demo-root", str(tmp_path / "demo")], cwd=KIT,
+                         capture_output=True, text=True, timeout=3600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    cells = agreement.agreement(out / release.DIST_NAME, grades, tmp_path / "students")
+    table = agreement.render(cells)
+    assert not [c for c in cells if c.verdict == "DISAGREE"], table
+    assert {c.check for c in cells} >= {"PASS", "FAIL", "TODO", "ERROR"}, table
+    named = {(c.student, c.exercise): c.check_mistake for c in cells if c.check_mistake}
+    assert named.get(("dan_missing_bias", "rnn_cell")) == "missing_b_hh", table
