@@ -17,6 +17,7 @@ CATALOGUE: dict[str, dict[str, tuple[str, ...]]] = {
         "basic": ("bptt", "train_step"),
         "intermediate": ("tbptt_train", "clip_grad_norm", "hidden_grad_norms"),
         "advanced": ("provoke", "diagnose", "accumulated_grads", "regression_loss", "inputs_for"),
+        "project": ("batchify", "get_batch", "lm_loss", "sample", "evaluate"),
     },
 }
 

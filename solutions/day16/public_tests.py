@@ -726,3 +726,151 @@ def inputs_for_keeps_token_ids_integer(inputs_for):
     ids = torch.tensor([[1, 2, 3], [4, 5, 9]])
     got = call(inputs_for, model, ids, None)
     _expect_placed("token ids from inputs_for(embedding model, ids int64)", got[0], ids, model[0].weight)
+
+
+# ---------------------------------------------------------------------------------------------
+# project: batchify, get_batch, lm_loss, sample, evaluate (answer keys written out by hand, or
+# computed here with nn.GRU / nn.CrossEntropyLoss in the plainest way: the whole text in one call)
+# ---------------------------------------------------------------------------------------------
+
+TB_DIMS = {"time step (row)": 0, "batch column": 1}
+
+
+@public_check("batchify")
+def batchify_puts_contiguous_text_in_columns(batchify):
+    got = call(batchify, torch.arange(11), 2)
+    expect_close("batchify(arange(11), 2)", got, torch.tensor([[0, 5], [1, 6], [2, 7], [3, 8], [4, 9]]), dims=TB_DIMS,
+                 hint="column b is stream[b*T:(b+1)*T] with T = N // B: view(B, T) then transpose to (T, B); "
+                      "the tail token 10 is dropped")
+
+
+@public_check("batchify")
+def batchify_refuses_more_columns_than_tokens(batchify):
+    try:
+        call(batchify, torch.arange(3), 4)
+    except ValueError:
+        return
+    except NotAttempted:
+        raise
+    except Exception as exc:   # noqa: BLE001 - the student's crash is the finding
+        fail(f"batchify(arange(3), 4) raised {type(exc).__name__}: {exc}; expected a ValueError.",
+             "check N >= batch_size >= 1 first and raise ValueError with a sentence saying why")
+    fail("batchify(arange(3), 4) returned a result; expected a ValueError (not even one row of 4 columns).",
+         "check N >= batch_size >= 1 first and raise ValueError with a sentence saying why")
+
+
+@public_check("get_batch")
+def get_batch_shifts_the_targets_by_one_row(get_batch):
+    source = torch.arange(12).reshape(4, 3)
+    got = call(get_batch, source, 0, 2)
+    expect_type("get_batch(source, 0, 2)", got, tuple, hint="return the pair (x, y)")
+    expect_close("x of get_batch(source (4, 3), 0, 2)", got[0], torch.tensor([[0, 1, 2], [3, 4, 5]]), dims=TB_DIMS,
+                 hint="the inputs are rows i .. i+s-1")
+    expect_close("y of get_batch(source (4, 3), 0, 2)", got[1], torch.tensor([[3, 4, 5], [6, 7, 8]]), dims=TB_DIMS,
+                 hint="the targets are the same rows shifted by one, i+1 .. i+s: each input's next token")
+
+
+@public_check("get_batch")
+def get_batch_shortens_the_last_window(get_batch):
+    source = torch.arange(12).reshape(4, 3)
+    x, y = call(get_batch, source, 2, 2)
+    expect_close("x of get_batch(source (4, 3), 2, 2)", x, torch.tensor([[6, 7, 8]]), dims=TB_DIMS,
+                 hint="s = min(k, T - 1 - i): the last target row is row T-1, so this window has one step")
+    expect_close("y of get_batch(source (4, 3), 2, 2)", y, torch.tensor([[9, 10, 11]]), dims=TB_DIMS,
+                 hint="s = min(k, T - 1 - i): the last target row is row T-1, so this window has one step")
+
+
+@public_check("lm_loss")
+def lm_loss_matches_cross_entropy_position_by_position(lm_loss):
+    torch.manual_seed(160)
+    logits = torch.randn(3, 2, 5, dtype=F64, requires_grad=True)
+    targets = torch.tensor([[0, 4], [2, 2], [3, 1]])
+    key_logits = logits.detach().clone().requires_grad_(True)
+    ce = nn.CrossEntropyLoss()
+    # The mean over positions, one position at a time: no flattening to get wrong.
+    key = torch.stack([ce(key_logits[t, b][None], targets[t, b][None]) for t in range(3) for b in range(2)]).mean()
+    key.backward()
+    got = call(lm_loss, logits, targets)
+    expect_close("lm_loss(logits (3, 2, 5), targets (3, 2))", got, key.detach(),
+                 hint="flatten logits to (T*B, V) and targets to (T*B,) in the same order (reshape both), then "
+                      "F.cross_entropy on the raw logits: the mean over all T*B positions")
+    if not got.requires_grad:
+        fail("lm_loss: the loss is cut off from autograd.", "don't call .item(), .detach() or torch.no_grad()")
+    got.backward()
+    expect_close("the gradient of lm_loss with respect to the logits", logits.grad, key_logits.grad,
+                 dims={"time step": 0, "batch column": 1, "character": 2},
+                 hint="a mean over T*B positions of cross-entropy on raw logits (no softmax before it)")
+
+
+def _char_model(cell, seed, layers=1, dropout=0.0):
+    torch.manual_seed(seed)
+    model = getattr(nn, cell)(5, 4, num_layers=layers, dropout=dropout).double()
+    head = nn.Linear(4, 5).double()
+    with torch.no_grad():   # larger weights than the default: the text drawn depends on all of its context
+        for p in [*model.parameters(), *head.parameters()]:
+            p.mul_(4)
+    return model, head
+
+
+def _free_run_key(model, head, prefix, n, temperature, seed):
+    """The plainest free-running generator: the whole text so far, from the zero state, at every step."""
+    model, head = copy.deepcopy(model).eval(), copy.deepcopy(head).eval()
+    g = torch.Generator().manual_seed(seed)
+    text = prefix.clone()
+    with torch.no_grad():
+        for _ in range(n):
+            out, _ = model(nn.functional.one_hot(text, 5).double().unsqueeze(1))
+            logits = head(out[-1])
+            if temperature == 0:
+                token = logits.argmax(-1)
+            else:
+                token = torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=g).squeeze(1)
+            text = torch.cat([text, token])
+    return text[len(prefix):]
+
+
+@public_check("sample")
+def sample_greedy_continues_the_prefix(sample):
+    model, head = _char_model("GRU", 161)
+    prefix = torch.tensor([1, 2, 3, 0, 4])
+    key = _free_run_key(model, head, prefix, 6, 0, 0)
+    got = call(sample, model, head, prefix, 6, 0.0, 0)
+    expect_close("sample(GRU, prefix [1, 2, 3, 0, 4], n=6, temperature=0)", got, key, dims={"generated token": 0},
+                 hint="run the prefix once from state None, then feed each new token alone with the state of the "
+                      "step before; the next token comes from head(out[-1]) (the last step's output)")
+
+
+@public_check("sample")
+def sample_draws_with_the_seeded_generator(sample):
+    model, head = _char_model("LSTM", 162)
+    model.train()
+    head.eval()
+    prefix = torch.tensor([4])
+    key = _free_run_key(model, head, prefix, 8, 1.5, 7)
+    got = call(sample, model, head, prefix, 8, 1.5, 7)
+    expect_close("sample(LSTM, prefix [4], n=8, temperature=1.5, seed=7)", got, key, dims={"generated token": 0},
+                 hint="one torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=g) per step, "
+                      "g = torch.Generator(device=prefix.device) seeded once with g.manual_seed(seed)")
+    if (model.training, head.training) != (True, False):
+        fail(f"sample: model.training is {model.training} and head.training {head.training} after the call; they "
+             "came in as True and False.", "remember each module's mode first and restore it with .train(mode)")
+
+
+@public_check("evaluate")
+def evaluate_is_exp_of_the_mean_loss_per_token(evaluate):
+    model, head = _char_model("RNN", 163, layers=2, dropout=0.5)
+    model.train()
+    torch.manual_seed(164)
+    data = torch.randint(0, 5, (7, 2))
+    ref_model, ref_head = copy.deepcopy(model).eval(), copy.deepcopy(head).eval()
+    with torch.no_grad():   # the state carried across windows = the whole text in one call
+        out, _ = ref_model(nn.functional.one_hot(data[:-1], 5).double())
+        key = torch.exp(nn.CrossEntropyLoss()(ref_head(out).reshape(-1, 5), data[1:].reshape(-1))).item()
+    got = call(evaluate, model, head, data, 4)
+    expect_float("evaluate(2-layer RNN with dropout 0.5, in training mode, data (7, 2), k=4)", got, key, rel=1e-9,
+                 abs_=1e-9, hint="eval mode (dropout off) and no_grad; windows of get_batch (rows 0-3, then 4-5), the "
+                                 "state carried across them, summed loss of every predicted token / their number, "
+                                 "then exp (as a Python float)")
+    if not (model.training and head.training):
+        fail("evaluate: the model and head came in training mode and went back in eval mode.",
+             "remember each module's mode first and restore it with .train(mode) before returning")

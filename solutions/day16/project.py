@@ -1,0 +1,181 @@
+"""Day 16 · Project: a character-level language model on real words, end to end.
+
+Shapes: N tokens in one long stream, B batch columns, T = N // B rows, k steps per
+truncated-BPTT window, V characters in the vocabulary, H hidden units. Tokens are int64 ids
+in [0, V). The recurrent ``model`` is an ``nn.RNN``/``nn.GRU``/``nn.LSTM`` with
+``batch_first=False`` and ``input_size == V``; it reads one-hot characters,
+``torch.nn.functional.one_hot(ids, V).to(head.weight.dtype)`` of shape (steps, B, V), and ``head``
+is an ``nn.Linear(H, V)`` that turns hidden outputs into next-character logits. Its hidden state is
+(num_layers, B, H), or the tuple (h, c) of two such tensors for an LSTM.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def batchify(stream: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Cut one long stream of token ids into ``batch_size`` columns for truncated BPTT.
+
+    With B = batch_size and T = N // B, column b is the contiguous slice
+    ``stream[b*T : (b+1)*T]``: reading down a column follows the text, so a hidden state carried
+    from one window of rows to the next continues the same column's text. The last N - T*B tokens
+    are dropped.
+
+    Args:
+        stream: (N,) token ids (any dtype).
+        batch_size: B >= 1.
+    Returns:
+        (T, B): ``out[t, b] == stream[b*T + t]``, same dtype and device as ``stream``.
+    Raises:
+        ValueError: when batch_size < 1 or N < batch_size (not even one row).
+    """
+    ### BEGIN SOLUTION
+    if batch_size < 1 or stream.shape[0] < batch_size:
+        raise ValueError(f"cannot cut {stream.shape[0]} tokens into {batch_size} columns")
+    rows = stream.shape[0] // batch_size
+    # (B, T) rows of contiguous text, then transposed: columns are what the model carries state along.
+    return stream[:rows * batch_size].reshape(batch_size, rows).t().contiguous()
+    ### END SOLUTION
+
+
+def get_batch(source: torch.Tensor, i: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The truncated-BPTT window that starts at row ``i``: inputs and their next-token targets.
+
+    With s = min(k, T - 1 - i) steps (the last window of a pass is shorter), the inputs are rows
+    [i, i+s) and the targets the same rows shifted by one, [i+1, i+1+s): the target of every input
+    token is the token that follows it in its column.
+
+    Args:
+        source: (T, B) token ids, as ``batchify`` returns them.
+        i: first row of the window, 0 <= i < T - 1.
+        k: window length, k >= 1.
+    Returns:
+        ``(x, y)``, both (s, B), same dtype and device as ``source``: ``x = source[i:i+s]``,
+        ``y = source[i+1:i+1+s]``.
+    """
+    ### BEGIN SOLUTION
+    steps = min(k, source.shape[0] - 1 - i)
+    return source[i:i + steps], source[i + 1:i + 1 + steps]
+    ### END SOLUTION
+
+
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy of a language model over every position of a window.
+
+    Flatten both consistently, ``logits`` to (T*B, V) and ``targets`` to (T*B,), so that row
+    t*B + b of each is position (t, b), and take the mean of -log softmax(logits)[target] over the
+    T*B positions (``F.cross_entropy`` does exactly this on raw logits).
+
+    Args:
+        logits: (T, B, V) raw scores (not probabilities), float32 or float64; may require grad.
+        targets: (T, B) int64 ids in [0, V).
+    Returns:
+        A 0-dim tensor, the mean loss, differentiable with respect to ``logits``.
+    """
+    ### BEGIN SOLUTION
+    vocab = logits.shape[-1]
+    return F.cross_entropy(logits.reshape(-1, vocab), targets.reshape(-1))
+    ### END SOLUTION
+
+
+def sample(model: nn.Module, head: nn.Module, prefix: torch.Tensor, n: int,
+           temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
+    """Generate ``n`` tokens after ``prefix``, free running: each drawn token is the next input.
+
+    In training the model reads the true text (teacher forcing); in generation it reads its own
+    draws. Run the whole prefix once from the zero state (``state=None``), then carry the hidden
+    state step by step: each step feeds only the newest token (one step, batch of one) with the
+    state the previous step returned. At every step (the first one after the prefix included):
+
+        logits = head(output of the last step), shape (1, V)
+        temperature == 0: next = logits.argmax(-1)               (greedy)
+        temperature > 0:  next = torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1,
+                                                   generator=g)   (one draw per step)
+
+    where ``g = torch.Generator(device=prefix.device)`` seeded once with ``g.manual_seed(seed)``
+    before the first draw. Inputs are one-hot, ``F.one_hot(ids, V).to(head.weight.dtype)``, with
+    V = head.out_features. Put ``model`` and ``head`` in eval mode and compute without gradients
+    (``torch.no_grad()``); hand them back in the mode each had (training or eval).
+
+    Args:
+        model: ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``, ``batch_first=False``, input_size V, any
+            num_layers.
+        head: ``nn.Linear(H, V)``.
+        prefix: (P,) int64 token ids, P >= 1, on the model's device.
+        n: number of tokens to generate, n >= 0.
+        temperature: 0 for greedy decoding, > 0 to sample (1 = the model's own distribution).
+        seed: seed of the generator that draws the samples.
+    Returns:
+        (n,) int64: the generated tokens only (not the prefix), on ``prefix``'s device.
+    """
+    ### BEGIN SOLUTION
+    was_training = (model.training, head.training)
+    model.eval()
+    head.eval()
+    vocab = head.out_features
+    generator = torch.Generator(device=prefix.device)
+    generator.manual_seed(seed)
+    drawn = []
+    with torch.no_grad():
+        out, state = model(F.one_hot(prefix, vocab).to(head.weight.dtype).unsqueeze(1), None)
+        for _ in range(n):
+            logits = head(out[-1])                                   # (1, V): the newest step only
+            if temperature == 0:
+                token = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            drawn.append(token)
+            # Free running: the draw is the next input, and the state carries everything before it.
+            out, state = model(F.one_hot(token, vocab).to(head.weight.dtype).unsqueeze(0), state)
+    model.train(was_training[0])
+    head.train(was_training[1])
+    return torch.cat(drawn) if drawn else torch.zeros(0, dtype=torch.int64, device=prefix.device)
+    ### END SOLUTION
+
+
+def evaluate(model: nn.Module, head: nn.Module, data: torch.Tensor, k: int) -> float:
+    """Perplexity of the model on held-out batch columns: exp of the mean loss per predicted token.
+
+    Walk the windows of ``get_batch``'s contract in order, starting rows 0, k, 2k, ... while
+    start < T - 1: inputs ``data[i:i+s]``, targets ``data[i+1:i+1+s]`` with s = min(k, T - 1 - i).
+    The hidden state starts at zero (``state=None``) and is carried from window to window (the
+    columns continue). Sum the cross-entropy of every predicted token, over all windows, divide by
+    the number of predicted tokens ((T - 1) * B), and return exp of that mean: a short last window
+    counts for its tokens, not as much as a full one. Inputs are one-hot,
+    ``F.one_hot(ids, V).to(head.weight.dtype)``, with V = head.out_features.
+
+    Evaluate in eval mode (dropout off) under ``torch.no_grad()``; hand ``model`` and ``head`` back
+    in the mode each had (training or eval).
+
+    Args:
+        model: ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``, ``batch_first=False``, input_size V, any
+            num_layers and dropout.
+        head: ``nn.Linear(H, V)``.
+        data: (T, B) int64 token ids, T >= 2, as ``batchify`` returns them.
+        k: window length, k >= 1 (may exceed T).
+    Returns:
+        The perplexity, a Python float (>= 1).
+    """
+    ### BEGIN SOLUTION
+    was_training = (model.training, head.training)
+    model.eval()
+    head.eval()
+    vocab = head.out_features
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for start in range(0, data.shape[0] - 1, k):
+            steps = min(k, data.shape[0] - 1 - start)
+            x, y = data[start:start + steps], data[start + 1:start + 1 + steps]
+            out, state = model(F.one_hot(x, vocab).to(head.weight.dtype), state)
+            logits = head(out)
+            total += F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1), reduction="sum").item()
+            count += y.numel()
+    model.train(was_training[0])
+    head.train(was_training[1])
+    return math.exp(total / count)
+    ### END SOLUTION
