@@ -21,7 +21,7 @@ Moodle writes into each submission's folder name (``Jane Doe_12345_assignsubmiss
 ("invalidgradeimport"), and skips a row whose ``Last modified (grade)`` is more than a minute older
 than the grade Moodle holds (unless the TA ticks "ignore modified"): it is the time this file is
 written, so a grade a TA changed in Moodle after this run is kept and a regrade replaces an earlier
-upload.  Its feedback zip holds ``<Full name>_<id>_assignsubmission_file_/feedback.html``, the names of
+upload.  A grade above the Moodle assignment's maximum is skipped: ``Maximum Grade`` says the kit's.  Its feedback zip holds ``<Full name>_<id>_assignsubmission_file_/feedback.html``, the names of
 the download (mod/assign/feedback/file/importziplib.php splits a folder on '_' into full name,
 participant id, plugin type and plugin).
 Students who did not come from a Moodle download have no participant id: they are left out of the
