@@ -45,7 +45,7 @@ class Cell:
     student: str
     day: str
     exercise: str
-    check: str                 # PASS, FAIL, TODO, ERROR, or '-' (the bundle did not check it)
+    check: str                 # PASS, FAIL, TODO, ERROR, '-' (not checked), CUT (the student's code ended the check)
     check_mistake: str | None
     score: float
     max_score: float
@@ -60,10 +60,12 @@ class Cell:
             return "agree" if zero else "DISAGREE"
         if self.check == "FAIL":
             return "agree" if not full else "DISAGREE"
+        if self.check == "CUT":     # (exit() or os._exit in the student's code: no table; the grader still grades)
+            return "check cut short"
         return "DISAGREE"
 
 
-def bundle_check(bundle: Path, files: dict[str, bytes], where: Path) -> list[list]:
+def bundle_check(bundle: Path, files: dict[str, bytes], where: Path) -> list[list] | None:
     """The bundle's self-check on a copy of ``bundle`` holding exactly ``files`` in its day folders."""
     copy = where / bundle.name
     shutil.copytree(bundle, copy)
@@ -80,9 +82,7 @@ def bundle_check(bundle: Path, files: dict[str, bytes], where: Path) -> list[lis
     run = subprocess.run([sys.executable, "-c", _CHECK, str(copy)], cwd=copy, capture_output=True, text=True,
                          env=env, timeout=1800)
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("ROWS ")), None)
-    if line is None:
-        raise RuntimeError(f"the bundle's check did not finish in {copy}: {run.stderr[-2000:]}")
-    return json.loads(line[5:])
+    return None if line is None else json.loads(line[5:])   # None: the student's code ended the check
 
 
 def grader_points(grades: Path, student: str) -> dict[tuple[str, str], tuple[float, float, list[str]]]:
@@ -108,9 +108,10 @@ def agreement(bundle: Path, grades: Path, work: Path, jobs: int = 2) -> list[Cel
         checks = dict(zip(files, pool.map(lambda name: bundle_check(bundle, files[name], work / name), files)))
     cells = []
     for student in demo.STUDENTS:
-        checked = {(d, e): (marks[s], fp) for d, e, s, fp in checks[student.name]}
+        rows = checks[student.name]
+        checked = {(d, e): (marks[s], fp) for d, e, s, fp in rows or []}
         for (day, exercise), (score, top, names) in sorted(grader_points(grades, student.name).items()):
-            mark, fp = checked.get((day, exercise), ("-", None))
+            mark, fp = checked.get((day, exercise), ("-" if rows is not None else "CUT", None))
             cells.append(Cell(student.name, day, exercise, mark, fp, score, top, names))
     return cells
 
@@ -121,10 +122,12 @@ def render(cells: list[Cell]) -> str:
         check = c.check + (f" ({c.check_mistake})" if c.check_mistake else "")
         graded = f"{c.score:g}/{c.max_score:g}" + (f" ({', '.join(c.grader_mistakes)})" if c.grader_mistakes else "")
         lines.append(f"| {c.student} | {c.day} {c.exercise} | {check} | {graded} | {c.verdict} |")
-    counts = {v: sum(c.verdict == v for c in cells) for v in ("agree", "hidden tests only", "DISAGREE")}
+    counts = {v: sum(c.verdict == v for c in cells) for v in ("agree", "hidden tests only", "check cut short",
+                                                                "DISAGREE")}
     lines.append("")
     lines.append(f"{len(cells)} (student, exercise) pairs: {counts['agree']} agree, {counts['hidden tests only']} "
-                 f"pass the public checks and lose points only on hidden tests, {counts['DISAGREE']} disagree")
+                 f"pass the public checks and lose points only on hidden tests, {counts['check cut short']} where "
+                 f"the student's code ended the self-check, {counts['DISAGREE']} disagree")
     return "\n".join(lines)
 
 

@@ -182,6 +182,9 @@ def check_function(checking, day: str, name: str, fn, namer=None) -> tuple[str, 
         status, message = _bounded(lambda: checking.run_public_checks(name, recorder), TIMEOUT_S)
     except _Timeout:
         status, message = "failed", f"timed out after {TIMEOUT_S} s: look for a loop that never ends"
+    except SystemExit as exc:   # exit() in the student's function: a verdict, not the end of the table
+        status, message = "failed", (f"your code called exit() (SystemExit: {exc.code!r}) inside {name}(): "
+                                     "a function returns its result, it never ends the program")
     fingerprint = None
     if status == "failed" and recorder.calls:
         try:

@@ -77,3 +77,12 @@ def test_a_notebooks_check_cell_names_the_known_mistake_like_make_check(capsys):
     assert (status, fingerprint) == ("failed", "missing_b_hh")
     assert cell == f"FAIL rnn_cell: {message}\n"
     assert "This looks like a known mistake (missing_b_hh)" in cell
+
+
+def test_exit_in_a_students_function_is_a_fail_not_the_end_of_the_table():
+    checking = selfcheck._fresh_day_modules(KIT / "exercises" / "day15")
+
+    def rnn_cell(x, h, W_ih, W_hh, b_ih=None, b_hh=None):
+        raise SystemExit(0)
+    status, message, _ = selfcheck.check_function(checking, "day15", "rnn_cell", rnn_cell, selfcheck.ReplayNamer())
+    assert status == "failed" and "called exit()" in message
