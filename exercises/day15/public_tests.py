@@ -395,11 +395,15 @@ def gru_cell_gradients_match(gru_cell):
 # ------------------------------------------------------------------------------------ final_states
 
 def _alone_states(rnn: nn.Module, seq: torch.Tensor) -> torch.Tensor:
-    """The top layer's state of each direction after running one sequence by itself: (D*H,)."""
-    _, state = rnn(seq.unsqueeze(1))
-    h_n = state[0] if isinstance(state, tuple) else state
-    directions = 2 if rnn.bidirectional else 1
-    return torch.cat(list(h_n[-directions:, 0]))
+    """The top layer's state of each direction after running one sequence by itself: (D*H,).
+
+    Read from the output of that run (no padding): the forward direction's state after the last
+    step, and the backward direction's after it has read the sequence back to step 0."""
+    output, _ = rnn(seq.unsqueeze(1))                       # (L, 1, D*H)
+    if not rnn.bidirectional:
+        return output[-1, 0]
+    H = rnn.hidden_size
+    return torch.cat([output[-1, 0, :H], output[0, 0, H:]])
 
 
 _STATES_HINT = ("pack the padded batch with the lengths (enforce_sorted=False) and run the module once; h_n is "

@@ -154,12 +154,10 @@ def final_states(rnn: nn.RNN | nn.GRU | nn.LSTM, padded: torch.Tensor, lengths: 
         ``padded`` and to the rnn's parameters (no ``.detach()``, ``.data`` or ``torch.no_grad()``).
     """
     ### BEGIN SOLUTION
-    packed = pack_padded_sequence(padded, lengths, enforce_sorted=False)
-    _, h_n = rnn(packed)          # (num_layers * D, B, H), rows back in the input order
+    _, h_n = rnn(pack_padded_sequence(padded, lengths, enforce_sorted=False))
     if isinstance(h_n, tuple):    # nn.LSTM returns (h_n, c_n)
-        h_n = h_n[0]
-    directions = 2 if rnn.bidirectional else 1
-    top = h_n[-directions:]       # the top layer: forward, then backward
+        h_n = h_n[0]              # (num_layers * D, B, H), rows back in the input order
+    top = h_n[-2:] if rnn.bidirectional else h_n[-1:]       # the top layer: forward, then backward
     return torch.cat(list(top), dim=1)
     ### END SOLUTION
 
