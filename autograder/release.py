@@ -311,9 +311,11 @@ def solution_tree() -> dict[Path, str]:
     return {rel: _without_hidden_bodies(text) if rel.suffix == ".ipynb" else text for rel, text in tree.items()}
 
 
-def solutions_release(out: Path) -> list[Path]:
+def solutions_release(out: Path, execute: bool = False) -> list[Path]:
     """``make solutions-release``: ``rnnkit-solutions-<day>`` (folder and zip) per day, for courses that
-    publish model answers after the deadline and for self-learners after trying.  Never in the student bundle."""
+    publish model answers after the deadline and for self-learners after trying.  Never in the student bundle.
+    ``execute=True`` (what ``make solutions-release`` does) runs each notebook headless first and keeps its
+    outputs, the demonstrations' plots and measured numbers included (:mod:`autograder.execute`)."""
     tree = solution_tree()
     written = []
     for day in DAYS:
@@ -328,6 +330,12 @@ def solutions_release(out: Path) -> list[Path]:
             f"# RNN exercises, {day}: model solutions\n\nThe reference solution of every exercise "
             f"(`{day}/<level>.py`) and the notebooks with the model answers to the interview questions. "
             "Try the exercises first: reading a solution teaches far less than writing one.\n", encoding="utf-8")
+        if execute:
+            from autograder import execute as notebooks   # nbclient: only this step needs it
+            try:
+                notebooks.execute_folder(folder)
+            except notebooks.NotebookExecutionError as exc:
+                raise ReleaseError(f"a solution notebook does not run: {exc}") from None
         written += [folder, zip_folder(folder)]
     return written
 
@@ -338,11 +346,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write (default: dist/student/; hand out only these)")
     parser.add_argument("--solutions", action="store_true",
                         help="write the solutions release instead (default folder: dist/solutions/)")
+    parser.add_argument("--no-execute", action="store_true",
+                        help="with --solutions: leave the notebooks without outputs (default: run them, keep plots)")
     args = parser.parse_args(argv)
     try:
         if args.solutions:
             out = args.out if args.out != KIT_ROOT / "dist" / "student" else KIT_ROOT / "dist" / "solutions"
-            written = solutions_release(out)
+            written = solutions_release(out, execute=not args.no_execute)
         else:
             written = release(args.out)
     except ReleaseError as exc:
