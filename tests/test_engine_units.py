@@ -1,9 +1,11 @@
 """The engine's pure parts, in-process: finding code in submissions, the plain-data wire, reports."""
 from __future__ import annotations
 
+import collections
 import json
 import math
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -263,3 +265,49 @@ def test_results_count_what_ran_and_feedback_reads_well(tmp_path):
     assert report.gradebook(tmp_path) == \
         "student,day15 rnn_cell,day15 rnn_forward,total,max,devices\nann,2,0,2,5,cpu\n"
     assert [p.name for p in (tmp_path / "ann").iterdir()] == ["results.json"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Work done once per class, not once per student (issue 16)
+# ------------------------------------------------------------------------------------------------
+
+def test_a_cpu_test_is_seeded_as_torch_manual_seed_would_without_copying_the_stack(monkeypatch):
+    import traceback
+    from autograder.hidden.conftest import seed_test
+    assert not torch.cuda.is_initialized()
+    copies = []
+    real = traceback.format_stack
+    monkeypatch.setattr(traceback, "format_stack", lambda *a, **k: copies.append(1) or real(*a, **k))
+    seed_test("autograder/hidden/day15/test_basic.py::test_rnn_cell_random[cpu]", "cpu")
+    drawn = torch.randn(5, dtype=torch.float64)
+    assert copies == []        # torch.manual_seed copies the call stack for a CUDA not yet started
+    monkeypatch.setattr(traceback, "format_stack", real)
+    torch.manual_seed(zlib.crc32(b"autograder/hidden/day15/test_basic.py::test_rnn_cell_random"))
+    assert torch.equal(drawn, torch.randn(5, dtype=torch.float64))
+
+
+def _recorded_rnn_cell_calls(fn, seed: int) -> list:
+    from autograder.fingerprints import match
+    recorder = match.Recorder(fn, "day15", "rnn_cell")
+    torch.manual_seed(seed)
+    x, h = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
+    W_ih, W_hh = torch.randn(5, 4, dtype=torch.float64), torch.randn(5, 5, dtype=torch.float64)
+    b_ih, b_hh = torch.randn(5, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    recorder(x, h, W_ih, W_hh, b_ih, b_hh)
+    return recorder.calls
+
+
+def test_the_known_mistakes_are_replayed_once_per_class_not_once_per_student(monkeypatch):
+    from autograder.fingerprints import match, variants_for
+    missing_b_hh = next(v for v in variants_for("day15", "rnn_cell") if v.name == "missing_b_hh")
+    replays = []
+    real = match.replay
+    monkeypatch.setattr(match, "replay", lambda fn, call: replays.append(fn) or real(fn, call))
+    monkeypatch.setattr(match, "_REPLAYS", collections.OrderedDict(), raising=False)   # (an empty cache)
+    first = match.identify("day15", "rnn_cell", _recorded_rnn_cell_calls(missing_b_hh.fn, 7))
+    assert first is missing_b_hh and len(replays) > 1     # the reference and every variant, once
+    once = len(replays)
+    second = match.identify("day15", "rnn_cell", _recorded_rnn_cell_calls(missing_b_hh.fn, 7))  # a classmate
+    assert second is missing_b_hh and len(replays) == once
+    other = match.identify("day15", "rnn_cell", _recorded_rnn_cell_calls(missing_b_hh.fn, 8))  # other inputs
+    assert other is missing_b_hh and len(replays) == 2 * once

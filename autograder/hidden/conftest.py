@@ -116,8 +116,22 @@ def _expected_values_not_shown():
     checking.REVEAL_EXPECTED = saved
 
 
+def seed_test(nodeid: str, device: str) -> None:
+    """Seed torch for one test: a hash of its name without the parameters, the same on every run."""
+    seed = zlib.crc32(nodeid.split("[")[0].encode())
+    if device == "cuda" or torch.cuda.is_initialized():
+        torch.manual_seed(seed)
+    else:
+        # The CPU generator is all a CPU test draws from.  torch.manual_seed would also queue the seed
+        # for a CUDA that is not initialized, with a copy of the call stack (traceback.format_stack):
+        # under pytest that stack is deep, and it was the grader's largest cost per test.  A CUDA test
+        # seeds through torch.manual_seed above, so its generator is seeded exactly as before.
+        torch.random.default_generator.manual_seed(seed)
+
+
 @pytest.fixture(autouse=True)
 def _seeded(request):
     """Same inputs on every run and every machine: the seed is a hash of the test's name."""
-    torch.manual_seed(zlib.crc32(request.node.nodeid.split("[")[0].encode()))
+    callspec = getattr(request.node, "callspec", None)
+    seed_test(request.node.nodeid, str(callspec.params.get("device", "cpu")) if callspec else "cpu")
     yield
