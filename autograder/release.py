@@ -331,7 +331,11 @@ def solutions_release(out: Path, execute: bool = False) -> list[Path]:
             f"(`{day}/<level>.py`) and the notebooks with the model answers to the interview questions. "
             "Try the exercises first: reading a solution teaches far less than writing one.\n", encoding="utf-8")
         if execute:
-            from autograder import execute as notebooks   # nbclient: only this step needs it
+            try:
+                from autograder import execute as notebooks   # nbclient: only this step needs it
+            except ImportError as exc:
+                raise ReleaseError(f"running the notebooks needs nbclient and ipykernel ({exc}): "
+                                   "pip install -r requirements.txt, or pass --no-execute") from None
             try:
                 notebooks.execute_folder(folder)
             except notebooks.NotebookExecutionError as exc:
