@@ -822,9 +822,9 @@ def _free_run_key(model, head, prefix, n, temperature, seed):
             out, _ = model(nn.functional.one_hot(text, 5).double().unsqueeze(1))
             logits = head(out[-1])
             if temperature == 0:
-                token = logits.argmax(-1)
+                token = torch.argmax(logits, dim=-1)
             else:
-                token = torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=g).squeeze(1)
+                token = torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1, generator=g)[:, 0]
             text = torch.cat([text, token])
     return text[len(prefix):]
 
