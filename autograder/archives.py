@@ -739,6 +739,7 @@ class Staged:
             else:
                 out.append(f"{s.name}: graded {', '.join(s.graded)}"
                            + (f" (ignored earlier: {', '.join(s.ignored)})" if s.ignored else ""))
+            out += [f"{s.name}: {n}" for n in s.notes if ": took " in n]    # a bare file's day, and why
             out += [f"{s.name}: warning: {w}" for w in s.warnings]
         return [clean(line, one_line=True) for line in out]
 

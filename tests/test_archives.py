@@ -512,3 +512,29 @@ def test_the_day_of_bare_uploads_is_a_checked_option(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.parse_args(["grade", "basic.py", "--day", "17"])
     assert exc.value.code == 2 and "DAY/--day is the day of the uploads: 15 or 16" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_make_grade_of_one_bare_file_with_day_gives_its_real_points_and_without_says_what_to_add(tmp_path):
+    import csv
+    import subprocess
+    import sys
+    from test_engine_grading import _confinable     # (tests/ is on sys.path)
+    if not _confinable():
+        pytest.skip("no sandbox here: python -m autograder grade says why")
+    loose = tmp_path / "uploads" / "jdoe_basic.py"
+    loose.parent.mkdir()
+    loose.write_bytes(REF15)
+    grade = [sys.executable, "-m", "autograder", "grade", str(loose), "--device", "cpu", "--quiet",
+             "--out", str(tmp_path / "grades")]
+    run = subprocess.run(grade, cwd=KIT, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 2 and "nothing says which day" in run.stderr and "DAY=15" in run.stderr, run.stderr
+    run = subprocess.run(grade + ["--day", "15"], cwd=KIT, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "jdoe: jdoe_basic.py: took basic.py as day15/basic.py (the day given to make grade: DAY=15)" in run.stdout
+    with open(tmp_path / "grades" / "gradebook.csv", newline="", encoding="utf-8") as f:
+        [row] = list(csv.DictReader(f))
+    results = json.loads((tmp_path / "grades" / "jdoe" / "results.json").read_text())
+    basic = [t for t in results["tests"] if t.get("level") == "basic"]
+    assert row["student"] == "jdoe" and basic and all(t["score"] == t["max_score"] for t in basic), row
+    assert any("took basic.py as day15/basic.py" in n for n in results["notes"]), results["notes"]
