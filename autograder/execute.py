@@ -49,10 +49,15 @@ def execute_notebook(path: Path, timeout: int = CELL_TIMEOUT_S) -> None:
     """
     nb = nbformat.read(path, as_version=4)
     env = {**os.environ, "MPLBACKEND": INLINE_BACKEND, "PYTHONHASHSEED": "0"}
-    client = nbclient.NotebookClient(nb, km=_kit_kernel(), timeout=timeout,
+    kernel = _kit_kernel()
+    client = nbclient.NotebookClient(nb, km=kernel, timeout=timeout,
                                      resources={"metadata": {"path": str(path.parent)}})
     try:
-        client.execute(env=env)
+        try:
+            client.execute(env=env)
+        finally:      # nbclient shuts down only the kernels it made itself
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
     except nbclient.exceptions.CellTimeoutError as exc:
         where = _running_cell(nb)
         raise NotebookExecutionError(f"{path}: cell {where} ran longer than {timeout} s") from exc
