@@ -190,18 +190,19 @@ def _check_sample(submission, reference, model, head, prefix, n, temperature, se
 @pytest.mark.grade("sample", points=2)
 def test_sample_greedy_two_layer_gru(submission, reference, device):
     model, head = _lm("GRU", 6, 8, device, layers=2)
-    prefix = torch.tensor([0, 3, 1, 4], device=device)
-    _check_sample(submission, reference, model, head, prefix, 10, 0.0, 0,
-                  "sample(2-layer GRU, prefix of 4, n=10, temperature=0)")
+    # Several prefixes: the first token after each depends on all of it (out[-1], not out[0]).
+    for prefix in ([0, 3, 1, 4], [5, 5, 2], [1, 0, 3, 2, 4], [4, 2]):
+        _check_sample(submission, reference, model, head, torch.tensor(prefix, device=device), 10, 0.0, 0,
+                      f"sample(2-layer GRU, prefix {prefix}, n=10, temperature=0)")
 
 
 @pytest.mark.grade("sample", points=2)
 def test_sample_lstm_with_temperatures(submission, reference, device):
     model, head = _lm("LSTM", 5, 6, device)
-    prefix = torch.tensor([2, 2], device=device)
+    prefix = torch.tensor([2, 0, 4], device=device)
     for temperature, seed in ((0.5, 3), (2.0, 11)):
         _check_sample(submission, reference, model, head, prefix, 12, temperature, seed,
-                      f"sample(LSTM, prefix [2, 2], n=12, temperature={temperature}, seed={seed})")
+                      f"sample(LSTM, prefix [2, 0, 4], n=12, temperature={temperature}, seed={seed})")
 
 
 @pytest.mark.grade("sample", points=1)
