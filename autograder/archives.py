@@ -703,7 +703,8 @@ def is_archive_target(path: Path) -> bool:
         return False
     if any(e.is_dir(follow_symlinks=False) and e.name in DAYS for e in entries):
         return False
-    return any(e.is_file(follow_symlinks=False) and e.name.lower().endswith(".zip") for e in entries) or \
+    return any(e.is_file(follow_symlinks=False) and (e.name.lower().endswith(".zip") or is_loose_file(Path(e.path)))
+               for e in entries) or \
         any(e.is_dir(follow_symlinks=False) and _MOODLE.fullmatch(e.name) for e in entries)
 
 

@@ -538,3 +538,14 @@ def test_make_grade_of_one_bare_file_with_day_gives_its_real_points_and_without_
     basic = [t for t in results["tests"] if t.get("level") == "basic"]
     assert row["student"] == "jdoe" and basic and all(t["score"] == t["max_score"] for t in basic), row
     assert any("took basic.py as day15/basic.py" in n for n in results["notes"]), results["notes"]
+
+
+def test_a_folder_of_bare_files_is_a_class_of_their_students(tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "jdoe_basic.py").write_bytes(REF15)
+    (uploads / "amy_day15_basic.ipynb").write_bytes(NB15)
+    assert archives.is_archive_target(uploads)
+    staged = archives.stage(uploads, tmp_path / "out", day="day15")
+    assert {n: st.files for n, st in staged.students.items()} == {
+        "amy": {"day15": {"day15_basic.ipynb": NB15}}, "jdoe": {"day15": {"basic.py": REF15}}}
