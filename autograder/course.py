@@ -75,7 +75,8 @@ def write_course(root: Path, timeout: int = 60) -> Path:
     for day in DAYS:
         source = root / "source" / day
         source.mkdir(parents=True, exist_ok=True)
-        for shipped in build.SHIPPED_HELPERS + build.SHIPPED_PER_DAY:
+        for shipped in build.SHIPPED_HELPERS + build.SHIPPED_PER_DAY + build.SHIPPED_DATA.get(day, ()):
+            (source / shipped).parent.mkdir(parents=True, exist_ok=True)    # (data files sit in data/)
             (source / shipped).write_text(solution_tree[Path(day) / shipped], encoding="utf-8")
         for level in levels_of(day):
             name = build.notebook_name(day, level)
