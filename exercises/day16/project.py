@@ -48,7 +48,7 @@ def get_batch(source: torch.Tensor, i: int, k: int) -> tuple[torch.Tensor, torch
         i: first row of the window, 0 <= i < T - 1.
         k: window length, k >= 1.
     Returns:
-        ``(x, y)``, both (s, B), same dtype and device as ``source``: ``x = source[i:i+s]``,
+        The tuple ``(x, y)``, both (s, B), same dtype and device as ``source``: ``x = source[i:i+s]``,
         ``y = source[i+1:i+1+s]``.
     """
     raise NotImplementedError("get_batch (day16 project): not yet attempted. Replace this line with your code (the reference solution takes about 2 lines).")
@@ -65,7 +65,8 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits: (T, B, V) raw scores (not probabilities), float32 or float64; may require grad.
         targets: (T, B) int64 ids in [0, V).
     Returns:
-        A 0-dim tensor, the mean loss, differentiable with respect to ``logits``.
+        A 0-dim tensor in the logits' dtype and device, the mean loss, differentiable with respect to
+        ``logits``.
     """
     raise NotImplementedError("lm_loss (day16 project): not yet attempted. Replace this line with your code (the reference solution takes about 2 lines).")
 
