@@ -311,3 +311,23 @@ def test_the_known_mistakes_are_replayed_once_per_class_not_once_per_student(mon
     assert second is missing_b_hh and len(replays) == once
     other = match.identify("day15", "rnn_cell", _recorded_rnn_cell_calls(missing_b_hh.fn, 8))  # other inputs
     assert other is missing_b_hh and len(replays) == 2 * once
+
+
+def test_a_cpu_worker_seeds_each_call_as_torch_manual_seed_would_without_copying_the_stack(monkeypatch, tmp_path):
+    import sys
+    import traceback
+    from autograder.engine import worker
+    threads, limit, path = torch.get_num_threads(), sys.getrecursionlimit(), list(sys.path)
+    copies = []
+    real = traceback.format_stack
+    monkeypatch.setattr(traceback, "format_stack", lambda *a, **k: copies.append(1) or real(*a, **k))
+    try:
+        worker.Worker(-1, str(tmp_path), cuda=False).reset(seed=1234, grad=True)
+        drawn = torch.randn(5, dtype=torch.float64)
+    finally:
+        torch.set_num_threads(threads)
+        sys.setrecursionlimit(limit)
+        sys.path[:] = path
+    assert copies == []        # before every call of student code: torch.manual_seed copied the stack
+    torch.manual_seed(1234)
+    assert torch.equal(drawn, torch.randn(5, dtype=torch.float64))

@@ -147,7 +147,13 @@ class Worker:
         torch.set_float32_matmul_precision("highest")
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-        torch.manual_seed(seed)
+        if self.cuda or torch.cuda.is_initialized():
+            torch.manual_seed(seed)
+        else:
+            # A CPU worker: torch.manual_seed would also queue the seed for a CUDA that is not started,
+            # with a copy of the call stack (traceback.format_stack), on every call.  CUDA, if student
+            # code starts it here, starts from its fixed default seed: still the same on every run.
+            torch.random.default_generator.manual_seed(seed)
         random.seed(seed)
         np = sys.modules.get("numpy")
         if np is not None:
