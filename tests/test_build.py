@@ -154,3 +154,13 @@ def test_a_template_missing_an_exercise_is_an_error(tmp_path):
     path.write_text("%% setup\n%% exercise rnn_cell\n%% check rnn_cell\n", encoding="utf-8")
     with pytest.raises(build.BuildError, match="rnn_forward"):
         build.render_notebook(lf, path, {}, release=True)
+
+
+def test_readme_counts_the_known_mistakes_there_are():
+    """The README's count of fingerprinted mistakes is the registry's, not a number copied by hand once."""
+    from autograder.fingerprints import all_variants
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    quoted = re.findall(r"(\d+) classic mistakes", readme) + re.findall(r"`zero_grad`, (\d+) of them", readme)
+    assert quoted and set(map(int, quoted)) == {len(all_variants())}, (
+        f"README.md quotes {quoted} known mistakes; autograder/fingerprints registers {len(all_variants())}: "
+        "update the README")
