@@ -49,8 +49,9 @@ def put(path: Path, content: str | bytes) -> Path:
 
 
 def reference_student(folder: Path, days=("day15", "day16")) -> None:
+    from autograder.catalogue import levels_of
     for day in days:
-        for level in ("basic", "intermediate", "advanced"):
+        for level in levels_of(day):
             shutil.copy(KIT / "solutions" / day / f"{level}.py", put(folder / day / f"{level}.py", ""))
 
 

@@ -508,6 +508,8 @@ def test_regression_loss_refuses_other_mismatches(submission, device):
             got = submission.regression_loss(pred, target)
         except ValueError:
             continue
+        except NotImplementedError:
+            raise                     # the stub: "not yet attempted", not a wrong answer
         except Exception as raised:
             fail(f"regression_loss(pred {pred_shape}, target {target_shape}) raised {type(raised).__name__}: "
                  f"{str(raised)[:120]}, expected ValueError.", "check the shapes first and raise ValueError yourself")
