@@ -243,7 +243,9 @@ def test_one_lms_download_end_to_end(tmp_path):
     final = {r[0]: r for r in canvas[2:]}
     assert final["doejane"][1] == "12345" and final["bsmith"][3] == "bsmith"
     book = {r[0]: r for r in rows((out / outputs.GRADEBOOK).read_text())}
-    assert book["doejane_12345"][-4:] == ["2 day(s)", "24", "13.8", "10.2"], book   # 2 x 10% of 69 points
+    maximum = json.loads((out / "doejane_12345" / "results.json").read_text())["max_score"]   # Day 15's points
+    penalty = min(24, round(0.2 * maximum, 4))                                                 # 2 days x 10%
+    assert book["doejane_12345"][-4:] == ["2 day(s)", "24", f"{penalty:g}", f"{24 - penalty:g}"], (maximum, book)
     moodle = rows((out / outputs.MOODLE_GRADES).read_text())
     assert moodle[1][0] == "Participant 555"
     page = (out / "jane_roe_555" / "feedback.html").read_text()
