@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder import build
-from autograder.catalogue import DAYS
+from autograder.catalogue import DAYS, levels_of
 from autograder.engine import report, scheduler
 from autograder.engine.runner import Row, merge_devices
 
@@ -205,7 +205,7 @@ def graded_class(tmp_path_factory):
     (kit / "exercises" / "day15" / "basic.py").write_text(solution)          # the TA's try
     students = root / "class"
     for day in DAYS:
-        for level in ("basic", "intermediate", "advanced"):
+        for level in levels_of(day):
             dest = students / "ref" / day / f"{level}.py"
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(KIT / "solutions" / day / f"{level}.py", dest)

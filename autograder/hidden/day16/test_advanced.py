@@ -478,23 +478,25 @@ def test_regression_loss_repairs_a_trailing_one(submission, device):
                                      ((5,), (5,)), ((2, 3), (2, 3))):
         pred = torch.randn(pred_shape, dtype=F64, device=device)
         target = torch.randn(target_shape, dtype=F64, device=device)
+        # The answer key from copies made before the call: a function that changes its inputs gains nothing.
+        expected = _mse(pred.clone(), target.reshape(pred.shape).clone())
         got = submission.regression_loss(pred, target)
-        expect_close(f"regression_loss(pred {pred_shape}, target {target_shape})", got,
-                     _mse(pred, target.reshape(pred.shape) if pred.numel() == target.numel() else target), hint=LOSS_HINT)
+        expect_close(f"regression_loss(pred {pred_shape}, target {target_shape})", got, expected, hint=LOSS_HINT)
 
 
 @pytest.mark.grade("regression_loss", points=1)
 def test_regression_loss_gradient_and_float32(submission, device):
     pred = torch.randn(6, 1, device=device, requires_grad=True)
     target = torch.randn(6, device=device)
+    pred0, target0 = pred.detach().clone(), target.clone()      # the answer keys come from the inputs as handed over
     loss = submission.regression_loss(pred, target)
-    expect_close("regression_loss, float32 (compared with float64)", loss, _mse(pred[:, 0], target).float(),
+    expect_close("regression_loss, float32 (compared with float64)", loss, _mse(pred0[:, 0], target0).float(),
                  atol=1e-5, rtol=1e-4, hint=LOSS_HINT)
     if not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
         fail("regression_loss(pred, target) has no autograd history: nothing would train.",
              "compute it with tensor operations on pred (no .item(), .detach(), torch.no_grad())")
     loss.backward()
-    expect_close("d loss / d pred", pred.grad, (2 * (pred.detach()[:, 0] - target).to(F64)[:, None] / 6).float(),
+    expect_close("d loss / d pred", pred.grad, (2 * (pred0[:, 0] - target0).to(F64)[:, None] / 6).float(),
                  atol=1e-5, rtol=1e-4, hint="the gradient of a mean of N squared errors is 2 (pred - target) / N, in pred's shape")
 
 
@@ -546,11 +548,12 @@ def _model_and_data(module, device):
 def test_inputs_for_x_and_h0(submission, device):
     model, data_device = _model_and_data(nn.GRU(3, 4, num_layers=2), device)
     x, h0 = torch.randn(5, 2, 3, device=data_device), torch.randn(2, 2, 4, device=data_device)
+    x0, h00 = x.clone(), h0.clone()             # the answer keys: the inputs as handed over
     got = submission.inputs_for(model, x, h0)
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         fail(f"inputs_for(model, x, h0) returned {type(got).__name__}, expected the pair (x, h0).", PLACE_HINT)
-    _placed("x", got[0], x, model.weight_hh_l0)
-    _placed("h0", got[1], h0, model.weight_hh_l0)
+    _placed("x", got[0], x0, model.weight_hh_l0)
+    _placed("h0", got[1], h00, model.weight_hh_l0)
     if x.dtype != torch.float32 or h0.dtype != torch.float32:
         fail("inputs_for changed x or h0 in place.", "leave the inputs as they are: return new tensors")
 
@@ -560,32 +563,35 @@ def test_inputs_for_lstm_state(submission, device):
     model, data_device = _model_and_data(nn.LSTM(3, 2, batch_first=True), device)
     x = torch.randn(2, 6, 3, device=data_device)
     h0, c0 = torch.randn(1, 2, 2, device=data_device), torch.randn(1, 2, 2, device=data_device)
+    x0, h00, c00 = x.clone(), h0.clone(), c0.clone()     # the answer keys: the inputs as handed over
     got = submission.inputs_for(model, x, (h0, c0))
     state = got[1]
     if not isinstance(state, tuple) or len(state) != 2:
         fail(f"inputs_for(lstm, x, (h0, c0)) gave the state as {type(state).__name__}, expected a tuple (h0, c0).",
              "an LSTM's state holds two tensors: move both, return them as a tuple")
-    _placed("x", got[0], x, model.weight_ih_l0)
-    _placed("h0 of (h0, c0)", state[0], h0, model.weight_ih_l0)
-    _placed("c0 of (h0, c0)", state[1], c0, model.weight_ih_l0)
+    _placed("x", got[0], x0, model.weight_ih_l0)
+    _placed("h0 of (h0, c0)", state[0], h00, model.weight_ih_l0)
+    _placed("c0 of (h0, c0)", state[1], c00, model.weight_ih_l0)
 
 
 @pytest.mark.grade("inputs_for", points=1)
 def test_inputs_for_no_state_and_token_ids(submission, device):
     model, data_device = _model_and_data(nn.Sequential(nn.Embedding(20, 4), nn.GRU(4, 3)), device)
     ids = torch.randint(0, 20, (7, 2), device=data_device)
+    ids0 = ids.clone()                          # the answer key: the ids as handed over
     got = submission.inputs_for(model, ids, None)
-    _placed("token ids (int64)", got[0], ids, model[0].weight)
+    _placed("token ids (int64)", got[0], ids0, model[0].weight)
     if got[1] is not None:
         fail(f"inputs_for(model, ids, None) gave h0 = {type(got[1]).__name__}, expected None.", "h0=None stays None")
-    ids32 = ids.int()
-    _placed("token ids (int32)", submission.inputs_for(model, ids32, None)[0], ids32, model[0].weight)
+    ids32 = ids0.int()
+    _placed("token ids (int32)", submission.inputs_for(model, ids32, None)[0], ids0.int(), model[0].weight)
 
 
 @pytest.mark.grade("inputs_for", points=1)
 def test_inputs_for_already_in_place_and_float32_model(submission, device):
     model = nn.RNN(3, 2).to(device)                     # float32 on the device
     x, h0 = torch.randn(4, 1, 3, dtype=F64, device=device), torch.zeros(1, 1, 2, device=device)
+    x0, h00 = x.clone(), h0.clone()             # the answer keys: the inputs as handed over
     got = submission.inputs_for(model, x, h0)
-    _placed("float64 x for a float32 model", got[0], x, model.weight_ih_l0)
-    _placed("h0 already in place", got[1], h0, model.weight_ih_l0)
+    _placed("float64 x for a float32 model", got[0], x0, model.weight_ih_l0)
+    _placed("h0 already in place", got[1], h00, model.weight_ih_l0)

@@ -181,6 +181,9 @@ def _check_sample(submission, reference, model, head, prefix, n, temperature, se
     expect_close(f"reference sample vs free running ({what})", truth,
                  _free_run(model, head, prefix, n, temperature, seed))
     modes = (model.training, head.training)
+    # The student's call gets its own copies: a sample that changes the weights cannot move the answer
+    # keys of the next cases, which come from the untouched originals.
+    model, head = copy.deepcopy(model), copy.deepcopy(head)
     with naming_the_case(what, SAMPLE_HINT):
         got = submission.sample(model, head, prefix.clone(), n, temperature, seed)
     expect_close(what, got, truth, dims=TOKEN_DIMS, hint=SAMPLE_HINT)
