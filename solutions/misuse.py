@@ -356,7 +356,9 @@ def run_misuse(recipe) -> BaseException | None:
     """
     checked = validate(recipe)
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings(record=True), torch.enable_grad():
-        torch.manual_seed(0)
+        # (The CPU generator is all a recipe draws from, "cpu" and "meta" its only devices;
+        # torch.manual_seed would also queue the seed for CUDA with a copy of the call stack.)
+        torch.random.default_generator.manual_seed(0)
         try:
             run = _Run(checked)
             for step in checked["steps"]:

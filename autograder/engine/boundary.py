@@ -39,6 +39,7 @@ import zlib
 
 import torch
 
+from autograder import tensor_table
 from autograder.catalogue import CATALOGUE, levels_of
 from autograder.engine import protocol, sandbox
 from autograder.stateful import stateful_objects
@@ -297,9 +298,7 @@ def _pickle_call(args: tuple, kwargs: dict) -> tuple[bytes, bytes, list]:
         raise BoundaryError(f"the test's arguments cannot be sent to the submission: {exc}") from None
     rows = [(t.detach(), isinstance(t, torch.nn.Parameter), t.requires_grad,
              None if t.grad is None else t.grad.detach()) for t in table]
-    tbuf = io.BytesIO()
-    torch.save(rows, tbuf)
-    return buf.getvalue(), tbuf.getvalue(), table
+    return buf.getvalue(), tensor_table.pack(rows), table
 
 
 # ------------------------------------------------------------------------------------------
@@ -656,10 +655,9 @@ class Session:
         handle = link.handle
         if not handle.alive or self.workers.get("cuda" if handle.spec["cuda"] else "cpu") is not handle:
             raise Crashed("the gradient of your result is gone: the process that computed it was restarted")
-        buf = io.BytesIO()
-        torch.save([None if g is None else g.detach() for g in grads], buf)
+        packed = tensor_table.pack_tensors(list(grads))
         try:
-            header, values = handle.request({"op": "vjp", "call": link.call_id, "grads": buf.getvalue()},
+            header, values = handle.request({"op": "vjp", "call": link.call_id, "grads": packed},
                                             self.opt.timeout)
         except TimeoutError:
             self._drop("cuda" if handle.spec["cuda"] else "cpu")

@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import torch
 
+from autograder import tensor_table
 from autograder.fingerprints import Variant, variants_for
 from autograder.stateful import stateful_objects
 
@@ -61,7 +62,7 @@ class Call:
     day: str
     name: str
     blob: bytes                  # pickled (args, kwargs), tensors as persistent ids into ``table``
-    table: bytes                 # torch.save'd rows: (value, is_parameter, requires_grad, grad)
+    table: bytes                 # rows (value, is_parameter, requires_grad, grad), packed by tensor_table
     seed: int | None
     grad: bool
     outcome: Outcome
@@ -127,15 +128,13 @@ def pickle_call(args: tuple, kwargs: dict) -> tuple[bytes, bytes, list]:
     _Pickler(buf, table).dump((args, kwargs))
     rows = [(t.detach(), isinstance(t, torch.nn.Parameter), t.requires_grad,
              None if t.grad is None else t.grad.detach()) for t in table]
-    tbuf = io.BytesIO()
-    torch.save(rows, tbuf)
-    return buf.getvalue(), tbuf.getvalue(), table
+    return buf.getvalue(), tensor_table.pack(rows), table
 
 
 def rebuild(call: Call) -> tuple[tuple, dict, list]:
     """Fresh copies of the arguments as sent, sharing kept (as the worker rebuilds them)."""
     table = []
-    for value, is_param, rg, grad in torch.load(io.BytesIO(call.table), weights_only=False):
+    for value, is_param, rg, grad in tensor_table.unpack(call.table):
         value = value.clone()
         t = torch.nn.Parameter(value, requires_grad=rg) if is_param else value.requires_grad_(rg)
         if grad is not None:
