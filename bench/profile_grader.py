@@ -4,7 +4,7 @@
 
 CLASS is a class folder (``bench/benchmark.py --keep DIR`` makes one: DIR/submitted).  Starts an
 engine (its zygote forks the workers, as in ``python -m autograder grade``), then grades the
-students one after the other in this process, as a grader process does, under pyinstrument
+students one after the other in this process, as a grader process does (one suite session), under pyinstrument
 (``pip install -r requirements-dev.txt``).  The first student is graded before the profile starts
 (one-time imports), so the profile is the marginal cost.  Prints the grader's CPU seconds per
 student, the points (to compare runs) and the profile's top entries; student code runs in the
@@ -47,13 +47,16 @@ def main(argv: list[str] | None = None) -> int:
         job = {"tgt": tgt, "files": files, "pytest_device": "cpu", "devices": ["cpu"], "gpu_note": "", "opts": opts}
         client = zygote.Client(engine.zsocks[0])
         students = tgt.students[:args.students]
-        scheduler._grade_one(students[0], job, opts, client, files)
+        suites: dict = {}   # one suite session for the run, as a grader process keeps (scheduler._grader_main)
+        scheduler._grade_one(students[0], job, opts, client, files, suites=suites)
         profiler = pyinstrument.Profiler(interval=0.005)
         cpu, wall = cpu_seconds(), time.monotonic()
         profiler.start()
-        points = [scheduler._grade_one(ref, job, opts, client, files)[0]["score"] for ref in students[1:]]
+        points = [scheduler._grade_one(ref, job, opts, client, files, suites=suites)[0]["score"]
+                  for ref in students[1:]]
         profiler.stop()
         cpu, wall = cpu_seconds() - cpu, time.monotonic() - wall
+        scheduler.close_suites(suites)
     n = max(len(students) - 1, 1)
     print(f"{n} students after the first: grader {cpu / n:.3f} CPU s per student, {wall / n:.3f} wall s per student")
     print(f"points: {points}")

@@ -37,6 +37,7 @@ def main(argv: list[str]) -> int:
                 import traceback
                 answer = {"error": f"internal error: {exc!r}", "problems": [traceback.format_exc(limit=5)[-1500:]]}
             print(json.dumps(answer), file=answers, flush=True)
+        grader.close()
     return 0
 
 
@@ -44,7 +45,11 @@ class Grader:
     def __init__(self, engine, slot: int, scheduler, client):
         self.engine, self.slot, self.scheduler, self.client = engine, slot, scheduler, client
         self.digests: dict[str, str] = {}
+        self.suites: dict = {}      # suite sessions (runner.SuiteSession): pytest set up once per job, not per student
         os.chdir(scheduler.KIT)
+
+    def close(self) -> None:
+        self.scheduler.close_suites(self.suites)
 
     def kit_digest(self, job: dict) -> str:
         """This machine's resume inputs (suites, references, kit code, versions): must be the TA's."""
@@ -80,7 +85,7 @@ class Grader:
         code = code_from_plain(req["code"], s.KIT)
         files = [suites / f for f in job["files"]]
         exercises = [tuple(e) for e in job["exercises"]] or None
-        data, problems = s.grade_code(code, job, opts, self.client, files, exercises)
+        data, problems = s.grade_code(code, job, opts, self.client, files, exercises, self.suites)
         return {"data": data, "problems": problems}
 
 

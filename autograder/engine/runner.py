@@ -1,16 +1,25 @@
-"""One student's hidden-suite run: pytest in the grader process, student code behind the boundary.
+"""The hidden-suite runs: pytest in the grader process, student code behind the boundary.
 
 The hidden suites and the reference solutions are imported here, in a grader
 process, never in a worker.  pytest is pinned to the kit (rootdir, ini file,
 conftest cut-off at the suites folder) and collects only the suite files named,
 so nothing beside a submission (a conftest.py, a pytest.ini) can take part.
+A grader configures pytest and collects the suites once (:class:`SuiteSession`), then runs
+them for one student after another.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+import os
+import sys
+import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from _pytest.config import (ConftestImportFailure, ExitCode, PluginImportFailure, UsageError, _prepareconfig,
+                            print_conftest_import_error, print_plugin_import_error, print_usage_error)
 from _pytest.reports import TestReport
 
 from autograder.catalogue import OMITTED
@@ -77,9 +86,11 @@ def _without_device(row: Row) -> str:
 
 
 class _Provider:
-    """Registered as the pytest plugin "rnnkit_submission"; the hidden conftest asks it for code."""
+    """Registered as the pytest plugin "rnnkit_submission"; the hidden conftest asks it for code.
 
-    def __init__(self, session: Session):
+    One per :class:`SuiteSession`: it answers for the student being graded (``session`` is set per run)."""
+
+    def __init__(self, session: Session | None):
         self.session = session
 
     def submission_for(self, day: str) -> Namespace:
@@ -104,15 +115,23 @@ def explain(exc: BaseException) -> tuple[str, str]:
 
 
 class GradingPlugin:
-    def __init__(self, session: Session, exercises=None):
+    """The pytest plugin of a :class:`SuiteSession`: registered once, then :meth:`start` per student."""
+
+    def __init__(self, session: Session | None, exercises=None):
         self.session = session
         self.exercises = {tuple(e) for e in exercises} if exercises else None
         self.rows: list[Row] = []
         self.errors: list[str] = []
         self._current: Row | None = None
+        self._provider = _Provider(session)
+
+    def start(self, session: Session, errors: list[str]) -> None:
+        """A new student: new lists (never cleared in place: the previous student's result holds them)."""
+        self.session = self._provider.session = session
+        self.rows, self.errors, self._current = [], list(errors), None
 
     def pytest_configure(self, config):
-        config.pluginmanager.register(_Provider(self.session), "rnnkit_submission")
+        config.pluginmanager.register(self._provider, "rnnkit_submission")
 
     def pytest_collection_modifyitems(self, config, items):
         if self.exercises is None and not OMITTED:
@@ -200,16 +219,157 @@ class GradingPlugin:
                    str(device or "cpu"), points, "pending", "", key=key)
 
 
+_ARGS = ["-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:logging", "--assert=plain",
+         "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
+         "--import-mode=importlib", "-o", "addopts=", "-W", "ignore"]
+
+
+class SuiteSession:
+    """The hidden suites configured and collected once, then run for one student after another.
+
+    What ``pytest.main`` does per call (plugins, configuration, collection) is done here once per
+    grader process and job (files, device, exercises): a student pays only for running the items.
+    Each :meth:`run` runs every item through ``pytest_runtest_protocol`` with the next item, the last
+    with ``nextitem=None``, so every fixture of any scope is torn down before the next student, and
+    pytest's ``runtestprotocol`` gives each item a fresh request (as pytest-rerunfailures relies on).
+    A run gives what a ``pytest.main`` of its own gave: collection errors in every student's errors
+    (collected once, reported each time), no test run after one (pytest stops there), and the exit
+    codes other than 0 and 1 as an error when nothing else explains them.
+    """
+
+    def __init__(self, files: list[Path], kit: Path, suites: Path, device: str, exercises=None):
+        self.plugin = GradingPlugin(None, exercises)
+        self.items: list = []
+        self.config = self.session = None
+        self._started = False           # session start called: session finish is owed at close
+        self._code = 0                  # pytest's exit code when it stopped before any test (else 0)
+        self._collect_errors: list[str] = []
+        self._startpath = os.getcwd()
+        args = [*_ARGS, "--rootdir", str(kit), "-c", str(kit / "pyproject.toml"), "--confcutdir", str(suites),
+                "--device", device, *map(str, files)]
+        with _pytest_version():
+            try:
+                self.config = _prepareconfig(args, [self.plugin], prog="pytest.main()")
+            except ConftestImportFailure as exc:          # (pytest.main's answers to these, exit codes too)
+                print_conftest_import_error(exc, file=sys.stderr)
+                self._code = ExitCode.USAGE_ERROR
+            except PluginImportFailure as exc:
+                print_plugin_import_error(exc, file=sys.stderr)
+                self._code = ExitCode.INTERNAL_ERROR
+            except UsageError as exc:
+                print_usage_error(exc, file=sys.stderr)
+                self._code = ExitCode.USAGE_ERROR
+            if self.config is not None:
+                self._start()
+        self._collect_errors = list(self.plugin.errors)
+
+    def _start(self) -> None:
+        """``wrap_session`` up to the run loop: configure, session start, collection."""
+        config = self.config
+        self.session = pytest.Session.from_config(config)
+        try:
+            config._do_configure()
+            config.hook.pytest_sessionstart(session=self.session)
+            self._started = True
+            config.hook.pytest_collection(session=self.session)
+        except UsageError as exc:                          # a suite file that is not there
+            print_usage_error(exc, file=sys.stderr)
+            self._code = ExitCode.USAGE_ERROR
+        except Exception:  # noqa: BLE001 - as wrap_session: an internal error, said on stderr
+            traceback.print_exc()
+            self._code = ExitCode.INTERNAL_ERROR
+        else:
+            if self.session.testsfailed:                   # pytest_runtestloop: "N errors during collection"
+                self._code = ExitCode.INTERRUPTED
+            elif not self.session.items:
+                self._code = ExitCode.NO_TESTS_COLLECTED
+            else:
+                self.items = list(self.session.items)
+        self._release_stdin()
+        os.chdir(self._startpath)
+
+    def run(self, session: Session) -> GradingPlugin:
+        """One student's run: their rows (merged across devices) and errors, in a result of their own."""
+        plugin = self.plugin
+        plugin.start(session, self._collect_errors)
+        code = self._code
+        if not code and self.items:
+            code = self._run_items()
+        if code not in (0, 1) and not plugin.errors:
+            plugin.errors.append(f"pytest stopped with exit code {int(code)}")
+        result = copy.copy(plugin)
+        result.rows = merge_devices(plugin.rows)
+        return result
+
+    def _run_items(self) -> int:
+        pytest_session, items = self.session, self.items
+        pytest_session.testsfailed, pytest_session.shouldfail, pytest_session.shouldstop = 0, False, False
+        code = 0
+        with _pytest_version():
+            try:
+                for i, item in enumerate(items):
+                    item._report_sections.clear()   # (captured output, kept per item by pytest: not ours to keep)
+                    item.ihook.pytest_runtest_protocol(item=item, nextitem=items[i + 1] if i + 1 < len(items) else None)
+            except pytest.exit.Exception as exc:
+                code = exc.returncode if exc.returncode is not None else ExitCode.INTERRUPTED
+            except Exception:  # noqa: BLE001 - as wrap_session: an internal error, said on stderr
+                traceback.print_exc()
+                code = ExitCode.INTERNAL_ERROR
+            finally:
+                if code:    # stopped mid-way: what the session finish would tear down, torn down now
+                    try:
+                        pytest_session._setupstate.teardown_exact(None)
+                    except Exception:  # noqa: BLE001
+                        traceback.print_exc()
+                self._release_stdin()
+                os.chdir(self._startpath)
+        return code or (1 if pytest_session.testsfailed else 0)
+
+    def _release_stdin(self) -> None:
+        """Between students the grader's own file descriptors are its own: pytest suspends its output
+        capture after each test but keeps stdin on /dev/null, which a grader reading requests on its
+        stdin (cluster/host.py) would take for the end of its input."""
+        capman = self.config.pluginmanager.getplugin("capturemanager") if self.config else None
+        if capman is not None:
+            capman.suspend_global_capture(in_=True)
+
+    def close(self) -> None:
+        """``wrap_session``'s end: session finish, then unconfigure (output capture stopped)."""
+        config, self.config = self.config, None
+        if config is None:
+            return
+        with _pytest_version():
+            try:
+                if self._started:
+                    config.hook.pytest_sessionfinish(session=self.session, exitstatus=self._code or 0)
+            finally:
+                config._ensure_unconfigure()
+                os.chdir(self._startpath)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@contextlib.contextmanager
+def _pytest_version():
+    """PYTEST_VERSION set while pytest works, as ``pytest.main`` sets it."""
+    old = os.environ.get("PYTEST_VERSION")
+    os.environ["PYTEST_VERSION"] = pytest.__version__
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PYTEST_VERSION", None)
+        else:
+            os.environ["PYTEST_VERSION"] = old
+
+
 def run_suites(session: Session, files: list[Path], kit: Path, suites: Path, device: str,
                exercises=None) -> GradingPlugin:
-    """``exercises``: (day, name) pairs; only their tests run (a regrade of one exercise)."""
-    plugin = GradingPlugin(session, exercises)
-    args = ["-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:logging", "--assert=plain",
-            "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
-            "--import-mode=importlib", "--rootdir", str(kit), "-c", str(kit / "pyproject.toml"), "-o", "addopts=",
-            "--confcutdir", str(suites), "-W", "ignore", "--device", device, *map(str, files)]
-    code = pytest.main(args, plugins=[plugin])
-    if code not in (0, 1) and not plugin.errors:
-        plugin.errors.append(f"pytest stopped with exit code {int(code)}")
-    plugin.rows = merge_devices(plugin.rows)
-    return plugin
+    """One student's run in a suite session of its own (graders keep theirs: :class:`SuiteSession`).
+    ``exercises``: (day, name) pairs; only their tests run (a regrade of one exercise)."""
+    with SuiteSession(files, kit, suites, device, exercises) as suite:
+        return suite.run(session)

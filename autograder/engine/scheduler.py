@@ -448,6 +448,7 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
         os.chdir(job["opts"].kit)
         opts = replace(job["opts"], uid=job["opts"].uid + slot)
         client = zygote.Client(zsocks[slot])
+        suites: dict = {}    # this grader's suite sessions (SuiteSession): configured on its first student
         while True:
             msg = json.loads(ctrl.recv(1 << 16) or b'{"quit": true}')
             if msg.get("quit"):
@@ -462,9 +463,10 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
             earlier = regrade.previous(folder) if job["exercises"] else None   # None: a full grade
             try:
                 if earlier is None:
-                    data, problems = _grade_one(ref, job, opts, client, job["files"])
+                    data, problems = _grade_one(ref, job, opts, client, job["files"], suites=suites)
                 else:
-                    data, problems = _grade_one(ref, job, opts, client, job["exercise_files"], job["exercises"])
+                    data, problems = _grade_one(ref, job, opts, client, job["exercise_files"], job["exercises"],
+                                                suites=suites)
                     data = regrade.merge(earlier, data, job["exercises"])
             except Exception as exc:  # noqa: BLE001 - a grader bug must not stop the class
                 ctrl.send(json.dumps({"error": f"internal error: {exc!r}",
@@ -477,6 +479,7 @@ def _grader_main(slot: int, ctrl: socket.socket, zsocks: list[socket.socket], jo
                 report.write_atomic(folder / report.STATE, json.dumps({"key": key}) + "\n")
             ctrl.send(json.dumps({"done": i, "score": data["score"], "max_score": data["max_score"],
                                   "problems": problems}).encode())
+        close_suites(suites)
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
         code = 1
@@ -504,18 +507,25 @@ def _chosen_students(tgt, names) -> set[int] | None:
 
 
 def _grade_one(ref, job: dict, opts: Options, client: zygote.Client, files: list[Path],
-               exercises=None) -> tuple[dict, list[str]]:
+               exercises=None, suites: dict | None = None) -> tuple[dict, list[str]]:
     code = extract.read_student(ref, job["tgt"].scope, opts.kit)
-    return grade_code(code, job, opts, client, files, exercises)
+    return grade_code(code, job, opts, client, files, exercises, suites)
 
 
 def grade_code(code: extract.StudentCode, job: dict, opts: Options, client: zygote.Client, files: list[Path],
-               exercises=None) -> tuple[dict, list[str]]:
-    """One student's code already read (here, or by the TA's process for a Dask worker: engine/cluster.py)."""
+               exercises=None, suites: dict | None = None) -> tuple[dict, list[str]]:
+    """One student's code already read (here, or by the TA's process for a Dask worker: engine/cluster.py).
+
+    ``suites``: the calling process's suite sessions, kept from one student to the next (a grader
+    process's, cluster/host.py's); None: pytest configured and collected for this student alone."""
+    suite = suite_session(suites, files, opts, job["pytest_device"], exercises) if suites is not None else None
     for _attempt in range(3):   # again from the start when a worker was killed from outside (kill -9, OOM)
         session = boundary.Session(client, code, opts)
         try:
-            plugin = runner.run_suites(session, files, opts.kit, opts.suites, job["pytest_device"], exercises)
+            if suite is not None:
+                plugin = suite.run(session)
+            else:
+                plugin = runner.run_suites(session, files, opts.kit, opts.suites, job["pytest_device"], exercises)
         finally:
             session.close()
         if not session.disturbed:
@@ -523,6 +533,24 @@ def grade_code(code: extract.StudentCode, job: dict, opts: Options, client: zygo
     data = report.results(code.name, plugin.rows, code.notes, job["devices"], job["gpu_note"],
                           unsafe=not opts.sandbox)
     return data, plugin.errors
+
+
+def suite_session(suites: dict, files: list[Path], opts: Options, device: str, exercises=None) -> runner.SuiteSession:
+    """The SuiteSession of ``suites`` for these files, device and exercises, made on first use: a grader
+    pays pytest's start-up, configuration and collection once, not once per student."""
+    key = (tuple(map(str, files)), str(opts.kit), str(opts.suites), device,
+           tuple(sorted(tuple(e) for e in exercises)) if exercises else None)
+    if key not in suites:
+        if len(suites) >= 4:       # (a long-lived host given job after job: the sessions of past jobs go)
+            close_suites(suites)
+        suites[key] = runner.SuiteSession(files, opts.kit, opts.suites, device, exercises)
+    return suites[key]
+
+
+def close_suites(suites: dict) -> None:
+    for suite in suites.values():
+        suite.close()
+    suites.clear()
 
 
 def grade(target, out, **kwargs) -> Summary:
