@@ -112,9 +112,9 @@ def test_progress_lines_are_never_cut_mid_word(width):
 
 
 # ---------------------------------------------------------------------------------------------- regrade
-def grade(target: Path, out: Path, *options) -> str:
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(target), "--out", str(out), "--quiet",
-                           "--jobs", "2", *options], cwd=KIT, capture_output=True, text=True, timeout=600)
+def grade(cli, target: Path, out: Path, *options) -> str:
+    """``python -m autograder grade``, forked from the session's host (``cli``: tests/conftest.py)."""
+    done = cli.run(["grade", str(target), "--out", str(out), "--quiet", "--jobs", "2", *options], timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -136,7 +136,7 @@ def by_exercise(data: dict) -> dict[str, float]:
 
 
 @pytest.mark.slow     # three grading runs of a class of two (~60 s on 2 busy cores)
-def test_regrade_one_student_and_one_exercise_keeps_the_rest_of_the_class(tmp_path):
+def test_regrade_one_student_and_one_exercise_keeps_the_rest_of_the_class(autograder_cli, tmp_path):
     klass, out = tmp_path / "class", tmp_path / "grades"
     for student, source in (("alice", KIT / "solutions"), ("bob", KIT / "exercises")):
         (klass / student / "day15").mkdir(parents=True)
@@ -146,7 +146,7 @@ def test_regrade_one_student_and_one_exercise_keeps_the_rest_of_the_class(tmp_pa
     (out / "demo_kid" / "results.json").write_text(json.dumps(
         {"score": 1, "max_score": 1, "tests": [{"score": 1, "max_score": 1, "day": "day15", "exercise": "rnn_cell"}]}))
 
-    grade(klass, out)
+    grade(autograder_cli, klass, out)
     assert sorted(rows(out)) == ["alice", "bob"]
     assert "Class summary: 2 students" in (out / "summary.txt").read_text()
     alice_before = (out / "alice" / "results.json").read_bytes()
@@ -156,7 +156,7 @@ def test_regrade_one_student_and_one_exercise_keeps_the_rest_of_the_class(tmp_pa
     # Both students change their files; only bob's rnn_cell is asked for.
     shutil.copy(KIT / "exercises" / "day15" / "basic.py", klass / "alice" / "day15" / "basic.py")
     shutil.copy(KIT / "solutions" / "day15" / "basic.py", klass / "bob" / "day15" / "basic.py")
-    said = grade(klass, out, "--student", "bob", "--exercise", "rnn_cell")
+    said = grade(autograder_cli, klass, out, "--student", "bob", "--exercise", "rnn_cell")
     assert "graded 1 student(s) (only day15:rnn_cell" in said and "1 kept as they were" in said
     assert (out / "alice" / "results.json").read_bytes() == alice_before
     merged = results(out, "bob")
@@ -172,7 +172,7 @@ def test_regrade_one_student_and_one_exercise_keeps_the_rest_of_the_class(tmp_pa
     assert "Class summary: 2 students" in (out / "summary.txt").read_text()
 
     # The merged rows are the rows a full grade writes, in the same places.
-    grade(klass, out, "--student", "bob")
+    grade(autograder_cli, klass, out, "--student", "bob")
     full = results(out, "bob")
     assert [t["name"] for t in full["tests"]] == [t["name"] for t in merged["tests"]]
     assert [t for t in full["tests"] if t["exercise"] == "rnn_cell"] == \

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -116,7 +117,11 @@ def _counts(root: Path) -> tuple[int, int, int]:
 
 
 @pytest.fixture(scope="module")
-def cycle(tmp_path_factory):
+def cycle(tmp_path_factory, request, autograder_cli):
+    if any("route" in item.fixturenames for item in request.session.items):
+        # The README's route (below) is mostly one process at a time (make, pip, nbgrader, one kernel):
+        # started now, it runs beside this cycle's own one-process phases instead of after them.
+        request.getfixturevalue("route_started")
     timings = {}
     t0 = time.perf_counter()
     root = course.write_course(tmp_path_factory.mktemp("course"))
@@ -166,10 +171,10 @@ def cycle(tmp_path_factory):
 
     t2 = time.perf_counter()
     grades = tmp_path_factory.mktemp("engine_grades")
-    cmd = [sys.executable, "-m", "autograder", "grade", str(root / "submitted"), "--out", str(grades), "--quiet"]
+    argv = ["grade", str(root / "submitted"), "--out", str(grades), "--quiet"]
     if not _confinable():
-        cmd.append("--unsafe-no-sandbox")          # the kit's own generated students only
-    engine = subprocess.run(cmd, cwd=KIT, capture_output=True, text=True)
+        argv.append("--unsafe-no-sandbox")          # the kit's own generated students only
+    engine = autograder_cli.run(argv)       # python -m autograder ARGV, torch already imported (conftest.py)
     timings["engine"] = time.perf_counter() - t2
     assert engine.returncode in (0, 1), engine.stderr[-3000:]
 
@@ -367,10 +372,11 @@ exec "{make}" -o .venv/.installed "$@"
 
 
 @pytest.fixture(scope="module")
-def route(tmp_path_factory):
+def route_started(tmp_path_factory):
     """The README's block run by bash from the kit's folder, the course laid out in a folder of its own,
     the kit installed (not linked) into a separate environment. Day 15 basic only: a perfect student,
-    one with a mistake, one who edited a hidden-test cell."""
+    one with a mistake, one who edited a hidden-test cell. Started here, in the background (its output
+    in files: a pipe nobody reads would stall it); ``route`` waits for it."""
     base = tmp_path_factory.mktemp("route")
     course_dir, env_dir, bin_dir = base / "hub" / "module8", base / "course_env", base / "bin"
     bin_dir.mkdir()
@@ -394,15 +400,34 @@ def route(tmp_path_factory):
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "JOBS": "2"}
     if not (sys.platform == "linux" and os.geteuid() == 0):
         env["UNSAFE"] = "1"               # the kit's own generated students only
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", _readme_route()], cwd=KIT, env=env,
-                          capture_output=True, text=True)
+    logs = {name: (base / f"route.{name}").open("w+", encoding="utf-8") for name in ("stdout", "stderr")}
+    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", _readme_route()], cwd=KIT, env=env,
+                            stdout=logs["stdout"], stderr=logs["stderr"], text=True, start_new_session=True)
+    started = dict(proc=proc, logs=logs, env=env, course=course_dir, env_dir=env_dir, students=sorted(files))
+    yield started
+    if proc.poll() is None:        # (nothing waited for it: route's tests deselected or stopped early)
+        os.killpg(proc.pid, signal.SIGKILL)      # (its own session: bash and what it started)
+        proc.wait()
+    for f in logs.values():
+        f.close()
+
+
+@pytest.fixture(scope="module")
+def route(route_started):
+    proc, logs, env, course_dir = (route_started[k] for k in ("proc", "logs", "env", "course"))
+    returncode = proc.wait()
+    text = {}
+    for name, f in logs.items():
+        f.seek(0)
+        text[name] = f.read()
+    done = subprocess.CompletedProcess(proc.args, returncode, text["stdout"], text["stderr"])
     where = subprocess.run([sys.executable, "-c", "import autograder, solutions.checking as c; "
                             "print(autograder.__file__); print(c.__file__)"],
                            cwd=course_dir, env=env, capture_output=True, text=True).stdout.split()
     collected = sorted(p.relative_to(course_dir / "submitted").as_posix()
                        for p in (course_dir / "submitted").rglob("*.ipynb"))
-    return dict(done=done, course=course_dir, env_dir=env_dir, imported_from=where, collected=collected,
-                students=sorted(files))
+    return dict(done=done, course=course_dir, env_dir=route_started["env_dir"], imported_from=where,
+                collected=collected, students=route_started["students"])
 
 
 def test_readme_route_runs_in_a_relocated_course(route):

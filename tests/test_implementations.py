@@ -13,13 +13,15 @@ and says what the hidden suites must make of each (``EXPECT``):
 A file may also say ``KNOWN_GAP = "<what the hidden suite gets wrong>"``: its test is then a strict
 xfail, so the gap stays visible and the day it is fixed the xfail fails and asks to remove it.
 
-The other functions of the day are the references.  All files are graded in one child process
-(``python tests/test_implementations.py OUT FILE...``: one ``import torch``, one in-process
-``pytest.main`` per file on the suites of its exercises' levels, CPU and CUDA when present).
+The other functions of the day are the references.  The files are graded in two child processes
+side by side, each file in one of them (``python tests/test_implementations.py OUT FILE...``: one
+``import torch`` per child, one in-process ``pytest.main`` per file on the suites of its exercises'
+levels, CPU and CUDA when present).
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -99,13 +101,29 @@ def grade_files(files: list[Path]) -> dict:
 
 # ------------------------------------------------------------------------------------------------ tests
 
+CHILDREN = 2     # grading is one core's work per child: two children keep a 2-core machine busy
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("implementations") / "graded.json"
-    done = subprocess.run([sys.executable, __file__, str(out), *map(str, FILES)], cwd=KIT, capture_output=True,
-                          text=True, timeout=1800)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads(out.read_text())
+    where = tmp_path_factory.mktemp("implementations")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}   # (two children: no thread pools fighting)
+    children = []
+    for n in range(CHILDREN):      # each file in exactly one child: every n-th file from n
+        out, logs = where / f"graded{n}.json", (where / f"child{n}.out").open("w+")
+        child = subprocess.Popen([sys.executable, __file__, str(out), *map(str, FILES[n::CHILDREN])], cwd=KIT,
+                                 stdout=logs, stderr=subprocess.STDOUT, text=True, env=env)
+        children.append((out, logs, child))
+    graded = {}
+    for out, logs, child in children:
+        code = child.wait(timeout=1800)
+        logs.seek(0)
+        said = logs.read()
+        logs.close()
+        assert code == 0, said[-6000:]
+        graded.update(json.loads(out.read_text()))
+    assert sorted(graded) == sorted(p.name for p in FILES)
+    return graded
 
 
 def test_there_are_correct_and_wrong_implementations_of_every_basic_and_intermediate_exercise():

@@ -264,7 +264,7 @@ def _gradebook(out: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_the_bundles_archive_grades_to_the_points_of_the_folder(dist, tmp_path):
+def test_the_bundles_archive_grades_to_the_points_of_the_folder(dist, autograder_cli, tmp_path):
     from test_engine_grading import _confinable     # (tests/ is on sys.path)
     if not _confinable():
         pytest.skip("no sandbox here: python -m autograder grade says why")
@@ -281,8 +281,7 @@ def test_the_bundles_archive_grades_to_the_points_of_the_folder(dist, tmp_path):
     shutil.copytree(work / "day15", folder / "day15")
     books = []
     for target, grades in ((archive, tmp_path / "g_archive"), (folder, tmp_path / "g_folder")):
-        run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(target), "--device", "cpu",
-                              "--out", str(grades)], cwd=KIT, capture_output=True, text=True, timeout=1800)
+        run = autograder_cli.run(["grade", str(target), "--device", "cpu", "--out", str(grades)])  # (conftest.py)
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
         books.append(_gradebook(grades))
     points = [{k: v for k, v in row.items() if k not in ("student", "submitted", "graded_at")} for row in books[0]]
@@ -401,7 +400,7 @@ def test_the_bundle_readme_says_how_to_check_on_colab(dist):
 
 
 @pytest.mark.slow
-def test_the_bundles_self_check_agrees_with_the_grader_over_the_demo_class(dist, tmp_path):
+def test_the_bundles_self_check_agrees_with_the_grader_over_the_demo_class(dist, demo_class_graded, tmp_path):
     """python -m autograder.agreement: per demo student and exercise, rnnkit-check's verdict in the bundle
     against make grade's points; PASS with points lost only on hidden tests is allowed, nothing else."""
     from test_engine_grading import _confinable     # (tests/ is on sys.path)
@@ -409,10 +408,8 @@ def test_the_bundles_self_check_agrees_with_the_grader_over_the_demo_class(dist,
         pytest.skip("no sandbox here: python -m autograder grade says why")
     from autograder import agreement
     out, _ = dist
-    grades = tmp_path / "grades"
-    run = subprocess.run([sys.executable, "-m", "autograder", "grade", "--demo", "--device", "cpu", "--quiet",
-                          "--out", str(grades), "--demo-root", str(tmp_path / "demo")], cwd=KIT,
-                         capture_output=True, text=True, timeout=3600)
+    # make grade --demo --device cpu: the session's run (tests/conftest.py), which test_cluster reads too.
+    run, grades = demo_class_graded["run"], demo_class_graded["out"]
     assert run.returncode == 0, run.stderr[-3000:]
     cells = agreement.agreement(out / release.DIST_NAME, grades, tmp_path / "students")
     table = agreement.render(cells)
