@@ -179,6 +179,66 @@ def test_the_graders_stdin_is_its_own_between_students(suites):
         assert (os.readlink("/proc/self/fd/0"), sys.stdin) == before
 
 
+LEAN_SUITE = '''
+import sys
+import warnings
+import pytest
+
+@pytest.mark.grade("rnn_cell", points=1)
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skip(reason="GPU: not run"))])
+def test_skipped_by_a_mark(device, student):
+    pass
+
+@pytest.mark.grade("rnn_cell", points=1)
+def test_prints_and_warns(student):
+    print("a hidden test printing", student)
+    print("on stderr too", file=sys.stderr)
+    warnings.warn("a warning from a hidden test")
+    assert student == "ada", "not ada"
+
+@pytest.mark.grade("rnn_forward", points=1)
+def test_raises_skip_itself(student):
+    pytest.skip("skipped from inside")
+'''
+
+
+@pytest.mark.parametrize("protocol", ["lean", "pytest"])
+def test_the_lean_protocol_grades_as_pytests_own(suites, monkeypatch, capfd, protocol):
+    """SuiteSession runs each test without pytest's per-phase hooks (runner.py, "the lean run protocol"):
+    the same rows and errors as pytest's own protocol (RNNKIT_PYTEST_PROTOCOL=1), skip marks honoured,
+    a hidden test's output captured and its warnings ignored, fixtures torn down the same way."""
+    from autograder.engine import runner
+    (suites / "day15" / "test_advanced.py").write_text(LEAN_SUITE)
+    files = [suites / "day15" / "test_basic.py", suites / "day15" / "test_advanced.py"]
+    monkeypatch.setenv("RNNKIT_PYTEST_PROTOCOL", "1")
+    with runner.SuiteSession(files, KIT, suites, "cpu") as suite:
+        expected = {tag: _outcome(suite.run(FakeSession(tag))) for tag in ("ada", "bo")}
+        assert suite._lean() is False
+    events = _events(suites)
+    capfd.readouterr()
+    if protocol == "lean":
+        monkeypatch.delenv("RNNKIT_PYTEST_PROTOCOL")
+    with runner.SuiteSession(files, KIT, suites, "cpu") as suite:
+        assert suite._lean() is (protocol == "lean")
+        for tag in ("ada", "bo"):
+            last = suite.run(FakeSession(tag))
+            assert _outcome(last) == expected[tag]
+    assert _events(suites) == events
+    out, err = capfd.readouterr()
+    assert "hidden test" not in out + err and "on stderr" not in out + err
+    rows = {r.test: r for r in last.rows}
+    assert (rows["test_skipped_by_a_mark"].status, rows["test_skipped_by_a_mark"].not_run_on) == ("passed", ["cuda"])
+    assert rows["test_raises_skip_itself"].status == "not run" and rows["test_prints_and_warns"].status == "failed"
+
+
+def test_a_suite_with_xfail_runs_through_pytests_protocol(suites):
+    from autograder.engine import runner
+    (suites / "day15" / "test_advanced.py").write_text(
+        "import pytest\n\n@pytest.mark.grade('rnn_cell')\n@pytest.mark.xfail\ndef test_x():\n    assert False\n")
+    with runner.SuiteSession([suites / "day15" / "test_advanced.py"], KIT, suites, "cpu") as suite:
+        assert suite._lean() is False
+
+
 # ------------------------------------------------------------------------------------------------
 # The real engine: two students of the demo class in one suite session, both orders
 # ------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import copy
 import os
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import pytest
 from _pytest.config import (ConftestImportFailure, ExitCode, PluginImportFailure, UsageError, _prepareconfig,
                             print_conftest_import_error, print_plugin_import_error, print_usage_error)
 from _pytest.reports import TestReport
+from _pytest.runner import CallInfo
+from _pytest.skipping import evaluate_skip_marks
 
 from autograder.catalogue import OMITTED
 from autograder.engine import protocol
@@ -305,11 +308,16 @@ class SuiteSession:
         pytest_session, items = self.session, self.items
         pytest_session.testsfailed, pytest_session.shouldfail, pytest_session.shouldstop = 0, False, False
         code = 0
-        with _pytest_version():
+        lean = self._lean()
+        with _pytest_version(), (self._captured() if lean else contextlib.nullcontext()):
             try:
                 for i, item in enumerate(items):
+                    nextitem = items[i + 1] if i + 1 < len(items) else None
+                    if lean:
+                        self._protocol(item, nextitem)
+                        continue
                     item._report_sections.clear()   # (captured output, kept per item by pytest: not ours to keep)
-                    item.ihook.pytest_runtest_protocol(item=item, nextitem=items[i + 1] if i + 1 < len(items) else None)
+                    item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             except pytest.exit.Exception as exc:
                 code = exc.returncode if exc.returncode is not None else ExitCode.INTERRUPTED
             except Exception:  # noqa: BLE001 - as wrap_session: an internal error, said on stderr
@@ -324,6 +332,65 @@ class SuiteSession:
                 self._release_stdin()
                 os.chdir(self._startpath)
         return code or (1 if pytest_session.testsfailed else 0)
+
+    # -- the lean run protocol ---------------------------------------------------------------
+    # pytest's own protocol dispatches a dozen hooks per phase of every test (capture, skipping,
+    # warnings, logging, reports for the terminal): about a tenth of a grader's time per student,
+    # none of which grading uses.  What it does that grading needs is done here directly: skip marks
+    # (pytest's own evaluation), fixtures set up and torn down by pytest's SetupState (nextitem=None
+    # last), a fresh request per run, the grading plugin's hooks, output captured (pytest's capture
+    # manager, resumed for the whole student) and warnings ignored (the run's ``-W ignore``).  A suite
+    # that uses what this does not do (xfail, filterwarnings marks) runs through pytest's protocol.
+
+    def _lean(self) -> bool:
+        if getattr(self, "_lean_ok", None) is None:
+            self._lean_ok = os.environ.get("RNNKIT_PYTEST_PROTOCOL") != "1" and not any(
+                item.get_closest_marker(name) for item in self.items for name in ("xfail", "filterwarnings"))
+        return self._lean_ok
+
+    @contextlib.contextmanager
+    def _captured(self):
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if capman is not None:
+                capman.resume_global_capture()
+            try:
+                yield
+            finally:
+                if capman is not None:
+                    capman.suspend_global_capture(in_=True)
+                    capman.read_global_capture()     # (a test's output: nobody's to read, dropped)
+
+    def _protocol(self, item, nextitem) -> None:
+        """``runtestprotocol`` with the grading plugin called directly (see above)."""
+        plugin, setupstate = self.plugin, item.session._setupstate
+        if hasattr(item, "_request") and not item._request:
+            item._initrequest()
+
+        def setup():
+            plugin.pytest_runtest_setup(item)
+            skipped = evaluate_skip_marks(item)
+            if skipped is not None:
+                raise pytest.skip.Exception(skipped.reason, _use_item_location=True)
+            setupstate.setup(item)
+
+        def call():
+            with plugin.session.work_limit():
+                item.runtest()
+
+        ok = self._phase(item, "setup", setup)
+        if ok:
+            self._phase(item, "call", call)
+        self._phase(item, "teardown", lambda: setupstate.teardown_exact(nextitem))
+        item._request, item.funcargs = False, None
+
+    def _phase(self, item, when: str, fn) -> bool:
+        info = CallInfo.from_call(fn, when=when, reraise=(pytest.exit.Exception, KeyboardInterrupt))
+        report = self.plugin.pytest_runtest_makereport(item, info)
+        if report.failed:
+            self.session.testsfailed += 1
+        return report.passed
 
     def _release_stdin(self) -> None:
         """Between students the grader's own file descriptors are its own: pytest suspends its output
