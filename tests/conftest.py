@@ -24,7 +24,7 @@ def demo_class_graded(tmp_path_factory):
     """The bundled demo class graded once on this machine (``python -m autograder grade --demo``, CPU, 2 jobs).
 
     test_release's agreement check and test_cluster's byte-identity check each graded the same class
-    with the same options (about a minute on 2 cores each): now they share this run. Returns the
+    with the same options (30 s to a minute on 2 cores, each): now they share this run. Returns the
     finished process (each test asserts its exit status itself, after its own skips) and the folders.
     """
     base = tmp_path_factory.mktemp("demo_graded")
