@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,60 @@ from rnnkit_student import selfcheck
 rows = [r for d in selfcheck.days_in('.') for r in selfcheck.check_day(__import__('pathlib').Path('.'), d)]
 print('ROWS ' + json.dumps([[r.day, r.exercise, r.status, r.fingerprint] for r in rows]))
 """
+
+# One student's check is one process of its own, as a student runs it; importing torch is most of
+# such a process's start (5 s here), so the checks are forked from one process that has imported
+# torch and nothing else (no bundle, no student code: each child imports those itself, in its copy).
+_CHECKER = """\
+import os, sys
+import torch  # noqa: F401
+CHECK = sys.argv[1]
+for line in sys.stdin:
+    copy, out = line.rstrip("\\n").split("\\0")
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.chdir(copy)
+            sys.argv = ["-c", copy]
+            exec(compile(CHECK, "<check>", "exec"), {"__name__": "__main__"})
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.waitpid(pid, 0)
+    print("done", flush=True)
+"""
+
+
+class _Checker:
+    """A warm process that forks one child per student's check (see ``_CHECKER``)."""
+
+    def __init__(self):
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        self.proc = subprocess.Popen([sys.executable, "-c", _CHECKER, _CHECK], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env, cwd=tempfile.gettempdir())
+
+    def run(self, copy: Path) -> str:
+        out = copy.parent / f"{copy.name}.check.txt"
+        self.proc.stdin.write(f"{copy}\0{out}\n")
+        self.proc.stdin.flush()
+        if self.proc.stdout.readline().strip() != "done":
+            raise RuntimeError("the bundle checker process stopped")
+        return out.read_text(encoding="utf-8", errors="replace") if out.exists() else ""
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 @dataclass
@@ -65,8 +120,10 @@ class Cell:
         return "DISAGREE"
 
 
-def bundle_check(bundle: Path, files: dict[str, bytes], where: Path) -> list[list] | None:
-    """The bundle's self-check on a copy of ``bundle`` holding exactly ``files`` in its day folders."""
+def bundle_check(bundle: Path, files: dict[str, bytes], where: Path, checker: _Checker | None = None) \
+        -> list[list] | None:
+    """The bundle's self-check on a copy of ``bundle`` holding exactly ``files`` in its day folders
+    (in a process of its own: forked by ``checker``, or started here)."""
     copy = where / bundle.name
     shutil.copytree(bundle, copy)
     for day in DAYS:
@@ -78,10 +135,13 @@ def bundle_check(bundle: Path, files: dict[str, bytes], where: Path) -> list[lis
     for rel, data in files.items():
         (copy / rel).parent.mkdir(parents=True, exist_ok=True)
         (copy / rel).write_bytes(data)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    run = subprocess.run([sys.executable, "-c", _CHECK, str(copy)], cwd=copy, capture_output=True, text=True,
-                         env=env, timeout=1800)
-    line = next((ln for ln in run.stdout.splitlines() if ln.startswith("ROWS ")), None)
+    if checker is not None:
+        output = checker.run(copy)
+    else:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        output = subprocess.run([sys.executable, "-c", _CHECK, str(copy)], cwd=copy, capture_output=True,
+                                text=True, env=env, timeout=1800).stdout
+    line = next((ln for ln in output.splitlines() if ln.startswith("ROWS ")), None)
     return None if line is None else json.loads(line[5:])   # None: the student's code ended the check
 
 
@@ -105,8 +165,25 @@ def agreement(bundle: Path, grades: Path, work: Path, jobs: int = 2) -> list[Cel
     marks = {"passed": "PASS", "failed": "FAIL", "not attempted": "TODO", "error": "ERROR"}
     graded = [s for s in demo.STUDENTS if (grades / s.name / "results.json").is_file()]   # (a newer demo: not in them)
     files = {s.name: demo.student_files(s) for s in graded}
-    with ThreadPoolExecutor(max(1, jobs)) as pool:      # (each check is a process of its own)
-        checks = dict(zip(files, pool.map(lambda name: bundle_check(bundle, files[name], work / name), files)))
+    checkers = queue.SimpleQueue()            # one warm checker per thread (each check: a fork of one)
+    started = []
+
+    def check(name):
+        try:
+            checker = checkers.get_nowait()
+        except queue.Empty:
+            checker = _Checker()
+            started.append(checker)
+        try:
+            return bundle_check(bundle, files[name], work / name, checker)
+        finally:
+            checkers.put(checker)
+    try:
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            checks = dict(zip(files, pool.map(check, files)))
+    finally:
+        for checker in started:
+            checker.close()
     cells = []
     for student in graded:
         rows = checks[student.name]
