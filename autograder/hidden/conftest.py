@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.hidden import answer_keys
 from autograder.loading import load_day
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +99,9 @@ def submitted_source(request, submission):
 
 @functools.lru_cache(maxsize=None)
 def _references(day: str):
-    return load_day(KIT_ROOT / "solutions", day)  # imported once per process, not once per test
+    # Imported once per process, not once per test; each function answers through the process's
+    # answer keys (answer_keys.py): the same seeded inputs for every student, computed once.
+    return answer_keys.memoized(load_day(KIT_ROOT / "solutions", day))
 
 
 @pytest.fixture
