@@ -352,15 +352,22 @@ def _big(n):
 
 
 def test_the_cache_is_bounded_least_recently_used_first():
-    keys = _fresh(max_bytes=10_000)
+    keys = _fresh()
     wrapped = keys.wrap(_big)
-    for n in (500, 600, 700, 500):        # 2-2.8 KB each: the fourth is a miss again (500 was evicted)
-        wrapped(n)
-    assert keys.size <= 10_000 and keys.misses >= 4 - keys.hits
-    wrapped(700)                          # the most recent ones are still there
-    assert keys.hits >= 1
-    wrapped(100_000)                      # larger than the bound: not kept
-    assert keys.size <= 10_000 and all(e.size < 10_000 for e in keys.entries.values())
+    wrapped(500)
+    one = keys.size
+    keys.max_bytes = int(2.5 * one)       # room for two answers of this size
+    wrapped(501)
+    wrapped(500)                          # a hit: 500 is now the most recently used
+    assert (keys.hits, keys.misses) == (1, 2)
+    wrapped(502)                          # a third answer: 501, the least recently used, goes
+    assert len(keys.entries) == 2 and keys.size == sum(e.size for e in keys.entries.values()) <= keys.max_bytes
+    wrapped(500)
+    assert (keys.hits, keys.misses) == (2, 3)
+    wrapped(501)                          # computed again
+    assert (keys.hits, keys.misses) == (2, 4)
+    wrapped(100_000)                      # larger than the bound: not kept, nothing evicted for it
+    assert keys.misses == 5 and len(keys.entries) == 2 and keys.size <= keys.max_bytes
 
 
 def test_a_reference_never_cacheable_stops_being_looked_up():
