@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib.util
 import io
+import marshal
 import os
 import pickle
 import select
@@ -266,7 +268,11 @@ class _ArgPickler(pickle.Pickler):
         self.table = table
         self.index: dict[int, int] = {}
 
-    def persistent_id(self, obj):
+    def persistent_id(self, obj, _plain=frozenset({str, int, float, bool, type(None), bytes, list, tuple, dict})):
+        # Called for every object pickled (a test's list of 13 000 words: 13 000 calls); the plain types
+        # first, without isinstance: pickling such a list takes half the time.
+        if type(obj) in _plain:
+            return None
         if isinstance(obj, torch.Tensor):
             if id(obj) not in self.index:
                 self.index[id(obj)] = len(self.table)
@@ -369,17 +375,23 @@ def _check_optimizer_state(opt, state: dict) -> str | None:
     return None
 
 
-def _apply_mutations(table: list, stateful: list, values: dict, names: dict[int, str] | None = None) -> None:
+def _apply_mutations(table: list, stateful: list, values: dict, names=None) -> None:
     """Write the worker's changes to the arguments into the grader's own objects, in place.
 
     Every change is checked first and written only if all are acceptable: a value, ``.grad`` or
     swapped parameter of another shape, dtype or device than the grader's tensor is refused
-    (:class:`ChangedInput`), and then nothing at all is written back."""
-    names = names or {}
+    (:class:`ChangedInput`), and then nothing at all is written back.  ``names`` (id(tensor) -> how a
+    learner knows it) may be a function that makes them: called only when a change is refused."""
+    made = []
+
+    def name(t, default: str) -> str:
+        if not made:
+            made.append((names() if callable(names) else names) or {})
+        return made[0].get(id(t), default)
     mut, mods, opts = values.get("mut"), values.get("mods"), values.get("opts")
     if type(mut) is not list or type(mods) is not list or type(opts) is not list:
         raise Crashed("the worker sent an unreadable answer")
-    label = lambda t, k: names.get(id(t), f"tensor {k + 1} of the arguments")  # noqa: E731
+    label = lambda t, k: name(t, f"tensor {k + 1} of the arguments")  # noqa: E731
     for entry in mut:
         i = entry.get("i") if type(entry) is dict else None
         if type(i) is not int or not 0 <= i < len(table):
@@ -401,7 +413,7 @@ def _apply_mutations(table: list, stateful: list, values: dict, names: dict[int,
             if type(pair) is list and len(pair) == 2 and pair[0] in named and type(pair[1]) is torch.Tensor:
                 old = named[pair[0]]
                 if not _same_form(pair[1], old):
-                    raise _refuse(names.get(id(old), f"the model's {str(pair[0])[:60]}"), old, pair[1])
+                    raise _refuse(name(old, f"the model's {str(pair[0])[:60]}"), old, pair[1])
                 swaps.append((old, pair[1]))
     for opt, state in zip(optimizers, opts):
         why = _check_optimizer_state(opt, state) if type(state) is dict else None
@@ -475,6 +487,39 @@ class _Boundary(torch.autograd.Function):
 # One student
 # ------------------------------------------------------------------------------------------
 
+_PYC_CACHE: dict[str, bytes] = {}
+_PYC_CACHE_SIZE = 64
+
+
+def _helper_bytecode(files: dict, public: dict) -> dict[str, dict[str, bytes]]:
+    """Bytecode of the kit's helper modules (checking.py, misuse.py, public_tests.py) among a worker's files.
+
+    A student's code imports them, and every worker compiled them again from source: about 55 ms of
+    CPU per student (issue 16), for the same text every time.  They are the kit's public files, not
+    the student's, so the grader compiles each text once and the worker writes the result where the
+    import system looks for it (a hash-checked .pyc: Python compares it with the source's hash and
+    compiles the source itself if they differ).  Only helpers whose text is exactly the kit's."""
+    out: dict[str, dict[str, bytes]] = {}
+    for day, helpers in public.items():
+        for name, text in helpers.items():
+            if files.get(day, {}).get(name) != text or not name.endswith(".py"):
+                continue
+            pyc = _PYC_CACHE.get(text)
+            if pyc is None:
+                data = text.encode("utf-8")
+                try:
+                    code = compile(data, name, "exec", dont_inherit=True)
+                except (SyntaxError, ValueError):
+                    continue
+                pyc = (importlib.util.MAGIC_NUMBER + (0b11).to_bytes(4, "little")   # hash-based, checked
+                       + importlib.util.source_hash(data) + marshal.dumps(code))
+                if len(_PYC_CACHE) >= _PYC_CACHE_SIZE:
+                    _PYC_CACHE.clear()
+                _PYC_CACHE[text] = pyc
+            out.setdefault(day, {})[name] = pyc
+    return out
+
+
 def level_of(day: str, name: str) -> str | None:
     return next((lv for lv in levels_of(day) if name in CATALOGUE[day][lv]), None)
 
@@ -546,7 +591,9 @@ class Session:
         handle = WorkerHandle(self.client, self.opt.worker_spec(cuda, self.workdir), 120.0 if cuda else 30.0,
                               self.opt.memory_bytes if cuda else None)
         self.workers[device] = handle
-        handle.request({"op": "files", "files": self.code.worker_files()}, 30.0)
+        files = self.code.worker_files()
+        pyc = _helper_bytecode(files, getattr(self.code, "public", {}))
+        handle.request({"op": "files", "files": files, "pyc": pyc}, 30.0)
         return handle
 
     def _drop(self, device: str) -> None:
@@ -624,7 +671,7 @@ class Session:
             self.disturbed |= handle.outside
             self._drop(device)
             raise Crashed(f"the process running your {name} died: {exc.why}") from None
-        _apply_mutations(table, stateful, values, _argument_names(args, kwargs, stateful))
+        _apply_mutations(table, stateful, values, lambda: _argument_names(args, kwargs, stateful))
         result = values.get("result")
         self._record(day, name, blob, table_blob, seed, grad, header.get("failed") is True, result, table, stateful)
         if header.get("failed") is True:

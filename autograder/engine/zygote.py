@@ -18,6 +18,7 @@ pipe, then exits.  Keeper and worker die with their parent (PDEATHSIG), so a
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -45,6 +46,11 @@ def start(slots: int) -> tuple[int, list[socket.socket]]:
 
 def _serve(socks: list[socket.socket]) -> None:
     sandbox.die_with_parent()
+    # Every object alive now (torch and the engine: hundreds of MB, shared copy-on-write with each
+    # worker) leaves the garbage collector's care: a collection in a worker would otherwise walk them
+    # all and write to each one's header, copying page after page of this process's memory into the
+    # worker (issue 16).  They live as long as the zygote anyway; garbage made later is collected as before.
+    gc.freeze()
     sandbox.adopt_orphans()
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the engine's to handle
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)    # keepers (and orphans) are reaped by the kernel
