@@ -28,7 +28,10 @@ from pathlib import Path
 KIT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(KIT))
 
-from autograder.engine import Engine, boundary, extract, scheduler, worker, zygote  # noqa: E402
+sys.path.insert(0, str(KIT / "bench"))
+
+from autograder.engine import Engine, boundary, scheduler, worker  # noqa: E402
+from profile_grader import grading_job  # noqa: E402
 
 _STUDENT_CPU = [0.0]      # in the worker (forked per student: starts at 0 there)
 
@@ -93,14 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             return found
         loading.load_day = timed_load_day
 
-        tgt = extract.discover(args.target)
-        suites = KIT / "autograder" / "hidden"
-        files = [suites / d / f"test_{lv}.py" for d, lv in tgt.scope if (suites / d / f"test_{lv}.py").is_file()]
-        opts = scheduler.Options(KIT, suites, "cpu", False, 5.0, 2048, jobs=1, sandbox=engine.sandbox,
-                                 hide=[str(KIT), str(suites), str(args.target.resolve())],
-                                 keep=scheduler._python_paths(KIT))
-        job = {"tgt": tgt, "files": files, "pytest_device": "cpu", "devices": ["cpu"], "gpu_note": "", "opts": opts}
-        client = zygote.Client(engine.zsocks[0])
+        tgt, files, opts, job, client = grading_job(engine, args.target)
         students = [s for s in tgt.students if "infinite" not in s.name][:args.students + 1]
         # One suite session for the run, as a grader process keeps (scheduler._grader_main); an older
         # engine without one configures pytest per student.

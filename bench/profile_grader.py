@@ -29,6 +29,18 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def grading_job(engine: Engine, target: Path) -> tuple:
+    """(class, hidden suite files, options, job, zygote client) as a grader of ``python -m autograder grade
+    TARGET --device cpu`` gets them, for grading in this process."""
+    tgt = extract.discover(target)
+    suites = KIT / "autograder" / "hidden"
+    files = [suites / d / f"test_{lv}.py" for d, lv in tgt.scope if (suites / d / f"test_{lv}.py").is_file()]
+    opts = scheduler.Options(KIT, suites, "cpu", False, 5.0, 2048, jobs=1, sandbox=engine.sandbox,
+                             hide=[str(KIT), str(suites), str(target.resolve())], keep=scheduler._python_paths(KIT))
+    job = {"tgt": tgt, "files": files, "pytest_device": "cpu", "devices": ["cpu"], "gpu_note": "", "opts": opts}
+    return tgt, files, opts, job, zygote.Client(engine.zsocks[0])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("target", type=Path)
@@ -38,14 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     import pyinstrument
 
     with Engine(1) as engine:          # (the engine starts before anything secret is imported: seal.py)
-        tgt = extract.discover(args.target)
-        suites = KIT / "autograder" / "hidden"
-        files = [suites / d / f"test_{lv}.py" for d, lv in tgt.scope if (suites / d / f"test_{lv}.py").is_file()]
-        opts = scheduler.Options(KIT, suites, "cpu", False, 5.0, 2048, jobs=1, sandbox=engine.sandbox,
-                                 hide=[str(KIT), str(suites), str(args.target.resolve())],
-                                 keep=scheduler._python_paths(KIT))
-        job = {"tgt": tgt, "files": files, "pytest_device": "cpu", "devices": ["cpu"], "gpu_note": "", "opts": opts}
-        client = zygote.Client(engine.zsocks[0])
+        tgt, files, opts, job, client = grading_job(engine, args.target)
         students = tgt.students[:args.students]
         suites: dict = {}   # one suite session for the run, as a grader process keeps (scheduler._grader_main)
         scheduler._grade_one(students[0], job, opts, client, files, suites=suites)
