@@ -347,6 +347,29 @@ def test_switched_off_and_cuda_and_other_global_state(monkeypatch):
     assert keys.hits == 1 and keys.uncached == 2
 
 
+def _by_threads(x):
+    return x * torch.get_num_threads()    # (stands for a float's last bits, which the thread count moves)
+
+
+def test_an_answer_kept_under_other_numeric_settings_is_not_served():
+    """A test process switched from two threads to one met answers kept under two (CI, stop 11)."""
+    keys = _fresh()
+    wrapped = keys.wrap(_by_threads)
+    threads = torch.get_num_threads()
+    x = torch.ones(2)
+    try:
+        torch.set_num_threads(2)
+        torch.manual_seed(0)
+        assert wrapped(x).tolist() == [2.0, 2.0]
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        assert wrapped(x).tolist() == [1.0, 1.0]
+        torch.manual_seed(0)
+        assert wrapped(x).tolist() == [1.0, 1.0] and keys.hits == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _big(n):
     return torch.zeros(n)
 

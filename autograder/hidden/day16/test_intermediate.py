@@ -146,7 +146,10 @@ def test_tbptt_handed_over_in_eval_mode(submission, reference, device):
     T, B, k = 12, 3, 4
     model = nn.GRU(3, 5).to(device, F64).eval()
     # BatchNorm: batch statistics (and updated running ones) in training mode, the running ones in eval mode.
-    head = nn.Sequential(nn.Flatten(0, 1), nn.Linear(5, 2), nn.BatchNorm1d(2), nn.Unflatten(0, (k, B)))
+    # (No bias before it: BatchNorm takes the batch mean away, so that bias's gradient is zero up to
+    # rounding, and Adam would step it by +-lr on the sign of the rounding: a correct tbptt_train that
+    # sums in another order, or runs on another thread count, would then fail.)
+    head = nn.Sequential(nn.Flatten(0, 1), nn.Linear(5, 2, bias=False), nn.BatchNorm1d(2), nn.Unflatten(0, (k, B)))
     head = head.to(device, F64).eval()
     _check_tbptt(submission, reference, model, head, _stream(T, B, 3, 2, device), k=k, opt_kind="adam",
                  what="tbptt_train, model and head handed over in eval mode", hint=MODE_HINT)
