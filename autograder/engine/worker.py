@@ -221,7 +221,10 @@ class Worker:
                 graph = [b for b, _ in outs]
         self.reply({"id": req["id"], "op": "call", "failed": failed, "graph": graph}, values, enc)
 
-    def encode_call(self, enc, result, table, before, table_ids, stateful) -> dict:
+    @staticmethod
+    def encode_call(enc, result, table, before, table_ids, stateful) -> dict:
+        """A call's result and what it changed in its arguments, through ``enc`` (the wire's encoder here;
+        hidden/answer_keys.py keeps copies of a reference call's changes the same way)."""
         enc.grad_outputs = []   # the result's tensors that carry a graph, with their blob numbers
         values = {"result": enc.encode(result)}
         record, enc.grad_outputs = enc.grad_outputs, None

@@ -256,7 +256,7 @@ class AnswerKeys:
         taken |= {t.grad.untyped_storage().data_ptr() for t in table if t.grad is not None}
         if not _plain(result, taken):
             return False
-        values = Worker.encode_call(None, _Keep(), result, table, before, {id(t) for t in table}, stateful)
+        values = Worker.encode_call(_Keep(), result, table, before, {id(t) for t in table}, stateful)
         if any(m.get("swapped") for m in values["mods"]):
             return False                        # a parameter replaced by a new tensor
         # The record must say everything the call did to its arguments: replayed on a copy of the
