@@ -82,9 +82,10 @@ GRADER_CPU_PER_TEST = 60.0
 
 
 class _WorkerGone(Exception):
-    def __init__(self, why: str):
+    def __init__(self, why: str, outside: bool = False):
         super().__init__(why)
         self.why = why
+        self.outside = outside     # killed from outside (kill -9, the OOM killer): not the student's doing
 
 
 # ------------------------------------------------------------------------------------------
@@ -109,21 +110,31 @@ class WorkerHandle:
         self.next_rss = 0.0
         self.loaded: set[tuple[str, str]] = set()
         self.status_buf = b""
-        line = self._status_line(start_timeout)
+        try:
+            self._start(start_timeout)
+        except TimeoutError:
+            self.close()
+            # No line of the student's has run yet: a start this slow is the machine's, graded again.
+            raise _WorkerGone(f"it did not start within {start_timeout:g} s", outside=True) from None
+        except _WorkerGone:
+            self.close()
+            raise
+        if rss_limit is not None:
+            self.rss_base = sandbox.tree_rss(self.worker_pid)
+
+    def _start(self, timeout: float) -> None:
+        line = self._status_line(timeout)
         if not line.startswith("P") or not line[1:].isdigit():
-            self.kill()
-            raise _WorkerGone(f"the worker could not start ({line[1:].strip() or 'no answer'})")
+            # No line at all: its keeper vanished (killed from outside) before a line of the student's ran.
+            raise _WorkerGone(f"the worker could not start ({line[1:].strip() or 'no answer'})", outside=not line)
         self.worker_pid = int(line[1:])
         try:
             self.worker_fd = os.pidfd_open(self.worker_pid)
         except OSError:
             pass
-        header, values = self.receive(time.monotonic() + start_timeout)
+        header, values = self.receive(time.monotonic() + timeout)
         if "error" in values:
-            self.kill()
             raise _WorkerGone(str(values["error"]))
-        if rss_limit is not None:
-            self.rss_base = sandbox.tree_rss(self.worker_pid)
 
     # -- I/O ------------------------------------------------------------------------------
     def _status_line(self, timeout: float) -> str:
@@ -170,7 +181,7 @@ class WorkerHandle:
                 pass
             except OSError as exc:
                 if exc.errno in (errno.EPIPE, errno.ECONNRESET):
-                    raise _WorkerGone(self.death()) from None
+                    raise self._gone() from None
                 raise
             if time.monotonic() > deadline:
                 raise TimeoutError
@@ -186,7 +197,7 @@ class WorkerHandle:
             try:
                 tag, body = self.reader.read(deadline, [self.out_r], self._drain, self._watch)
             except EOFError:
-                raise _WorkerGone(self.death()) from None
+                raise self._gone() from None
             except protocol.ProtocolError as exc:
                 self.kill()
                 raise _WorkerGone(f"it sent an unreadable message ({exc})") from None
@@ -209,6 +220,10 @@ class WorkerHandle:
         return self.receive(deadline, want)
 
     # -- life and death ---------------------------------------------------------------------
+    def _gone(self) -> _WorkerGone:
+        why = self.death()
+        return _WorkerGone(why, self.outside)
+
     def death(self) -> str:
         """Why the worker died, from its keeper's report."""
         self.alive = False
@@ -593,7 +608,11 @@ class Session:
         self.workers[device] = handle
         files = self.code.worker_files()
         pyc = _helper_bytecode(files, getattr(self.code, "public", {}))
-        handle.request({"op": "files", "files": files, "pyc": pyc}, 30.0)
+        try:
+            handle.request({"op": "files", "files": files, "pyc": pyc}, 30.0)
+        except TimeoutError:
+            self._drop(device)
+            raise _WorkerGone("it did not take the files within 30 s", outside=True) from None
         return handle
 
     def _drop(self, device: str) -> None:
@@ -607,6 +626,8 @@ class Session:
             try:
                 handle = self._worker(device)
             except _WorkerGone as exc:
+                # Killed while it started (kill -9 of the worker or its keeper): graded again (scheduler).
+                self.disturbed |= exc.outside
                 raise Crashed(f"the process that runs your code could not start: {exc.why}") from None
             for level in levels_of(day):
                 if not self.code.has(day, level) or (day, level) in self.load_errors \
