@@ -53,6 +53,7 @@ PRISTINE = WORK / "pristine"      # the same copy, never mutated: regions, lines
 BENCH = ROOT / "bench"
 REPORT_MD, REPORT_JSON = BENCH / "mutants.md", BENCH / "mutants.json"
 EQUIVALENT = BENCH / "mutants_equivalent.toml"
+HISTORY_NOTES = BENCH / "mutants_history.md"     # hand-written: rendered under the kill-rate history
 SOCKET_ENV = "RNNKIT_MUTANTS_SOCKET"
 CHILD_SECONDS = 30          # one mutant's test run (the honest suites take < 2 s a level)
 CHILD_MEMORY = 3 << 30      # bytes a mutant may allocate beyond the server's own address space
@@ -430,6 +431,8 @@ def render(data: dict) -> str:
         out.append(f"| {h['label']} | {h['date']} | {h['commit']} | {h['scope']} | {h['generated']} | "
                    f"{h['killed']} | {h['equivalent']} | {h['surviving']} | "
                    f"{100 * h['killed'] / max(1, h['generated'] - h['equivalent']):.1f}% |")
+    if HISTORY_NOTES.is_file():          # what each run of the history changed, written by hand
+        out += [""] + HISTORY_NOTES.read_text(encoding="utf-8").rstrip().splitlines()
     survivors = [m for m in mutants if m["outcome"] in ("survived", "no test") and m["equivalent"] is None]
     out += ["", f"## Surviving mutants ({len(survivors)})", "",
             "Each needs a hidden test that kills it, or an entry in `bench/mutants_equivalent.toml`:", "",

@@ -29,13 +29,14 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def grading_job(engine: Engine, target: Path) -> tuple:
+def grading_job(engine: Engine, target: Path, timeout: float = 5.0) -> tuple:
     """(class, hidden suite files, options, job, zygote client) as a grader of ``python -m autograder grade
-    TARGET --device cpu`` gets them, for grading in this process."""
+    TARGET --device cpu --timeout TIMEOUT`` gets them, for grading in this process (also the tests' scripts
+    that grade in their own process: tests/test_suite_session.py, tests/test_outside_kills.py)."""
     tgt = extract.discover(target)
     suites = KIT / "autograder" / "hidden"
     files = [suites / d / f"test_{lv}.py" for d, lv in tgt.scope if (suites / d / f"test_{lv}.py").is_file()]
-    opts = scheduler.Options(KIT, suites, "cpu", False, 5.0, 2048, jobs=1, sandbox=engine.sandbox,
+    opts = scheduler.Options(KIT, suites, "cpu", False, timeout, 2048, jobs=1, sandbox=engine.sandbox,
                              hide=[str(KIT), str(suites), str(target.resolve())], keep=scheduler._python_paths(KIT))
     job = {"tgt": tgt, "files": files, "pytest_device": "cpu", "devices": ["cpu"], "gpu_note": "", "opts": opts}
     return tgt, files, opts, job, zygote.Client(engine.zsocks[0])

@@ -23,10 +23,11 @@ POINTS = ("keeper", "start", "files", "load", "call", "vjp")
 KILL_SCRIPT = r'''
 import json, os, signal, sys
 from pathlib import Path
-from autograder.engine import Engine, boundary, extract, report, scheduler, zygote
+sys.path.insert(0, "bench")
+from autograder.engine import Engine, boundary, report, scheduler, zygote
+from profile_grader import grading_job
 
 target = Path(sys.argv[1])
-kit = Path.cwd()
 at, kills, sessions = None, [], []
 
 spawn = zygote.Client.spawn
@@ -62,13 +63,8 @@ def counted(self, *args, **kwargs):
 boundary.Session.__init__ = counted
 
 with Engine(1) as engine:
-    tgt = extract.discover(target)
-    suites = kit / "autograder" / "hidden"
-    files = [suites / "day15" / "test_basic.py"]
-    opts = scheduler.Options(kit, suites, "cpu", False, 20.0, 2048, jobs=1, sandbox=engine.sandbox,
-                             hide=[str(kit), str(suites), str(target.resolve())], keep=scheduler._python_paths(kit))
-    job = {"tgt": tgt, "files": files, "pytest_device": "cpu", "devices": ["cpu"], "gpu_note": "", "opts": opts}
-    client = zygote.Client(engine.zsocks[0])
+    tgt, files, opts, job, client = grading_job(engine, target, timeout=20.0)
+    files = job["files"] = [f for f in files if f.parent.name == "day15" and f.name == "test_basic.py"]
     shared = {}
     out = {}
     for point in [None, *sys.argv[2:]]:

@@ -246,18 +246,13 @@ def test_a_suite_with_xfail_runs_through_pytests_protocol(suites):
 GRADE_SCRIPT = r'''
 import json, sys
 from pathlib import Path
-from autograder.engine import Engine, extract, report, scheduler, zygote
+sys.path.insert(0, "bench")
+from autograder.engine import Engine, report, scheduler
+from profile_grader import grading_job
 
 target, names = Path(sys.argv[1]), sys.argv[2:]
-kit = Path.cwd()
 with Engine(1) as engine:
-    tgt = extract.discover(target)
-    suites = kit / "autograder" / "hidden"
-    files = [suites / d / f"test_{lv}.py" for d, lv in tgt.scope if (suites / d / f"test_{lv}.py").is_file()]
-    opts = scheduler.Options(kit, suites, "cpu", False, 5.0, 2048, jobs=1, sandbox=engine.sandbox,
-                             hide=[str(kit), str(suites), str(target.resolve())], keep=scheduler._python_paths(kit))
-    job = {"tgt": tgt, "files": files, "pytest_device": "cpu", "devices": ["cpu"], "gpu_note": "", "opts": opts}
-    client = zygote.Client(engine.zsocks[0])
+    tgt, files, opts, job, client = grading_job(engine, target)
     by_name = {ref.name: ref for ref in tgt.students}
 
     def grade(name, shared):

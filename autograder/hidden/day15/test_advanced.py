@@ -349,6 +349,9 @@ def _findings(submission, reference, module, x, lengths, why, hint):
     expected = reference.check_sequence_batch(module, x.clone(), lengths_copy)
     got = submission.check_sequence_batch(module, x, lengths)
     shown = lengths.tolist() if isinstance(lengths, torch.Tensor) else lengths
+    if shown is not None and len(shown) > 8:      # (300 lengths: said in a few words, not listed)
+        shown = f"[{shown[0]}] * {len(shown)}" if len(set(shown)) == 1 else \
+            f"[{', '.join(map(str, shown[:4]))}, ...] ({len(shown)} lengths)"
     expect_equal(f"check_sequence_batch({type(module).__name__}(batch_first={module.batch_first}), "
                  f"x {tuple(x.shape)}, lengths={shown}) ({why})", got, expected, hint=hint)
     if not torch.equal(x, x_before):
@@ -357,6 +360,8 @@ def _findings(submission, reference, module, x, lengths, why, hint):
 
 LAYOUT_HINT = ("the module reads axis 1 as the batch when batch_first is False, axis 0 when it is True: that axis must "
                "have len(lengths) entries; if only the other one does, the layout is swapped")
+SIZE_HINT = ("compare sizes by value (==, !=, <), never with `is`: Python ints above 256 are distinct objects, so "
+             "300 is 300 can be False")
 PADDED_HINT = ("a length smaller than the number of time steps means the last step is padding for that sequence; count "
                "the steps on the true time axis (the other axis when the layout is swapped)")
 
@@ -367,6 +372,10 @@ def test_batch_first_mismatch_time_first_modules(submission, reference, device):
         module = module_cls(4, 3).to(device, torch.float64)
         x = torch.randn(B, T, 4, dtype=torch.float64, device=device)
         _findings(submission, reference, module, x, [T] * B, f"a (B, T, I) batch with B={B}, T={T}", LAYOUT_HINT)
+    # Sizes above 256: Python keeps one object per small int only, so a size compared with `is` fails here.
+    module = nn.RNN(1, 2).to(device, torch.float64)
+    _findings(submission, reference, module, torch.zeros(300, 5, 1, dtype=torch.float64, device=device), [5] * 300,
+              "a (B, T, I) batch with B=300, T=5", SIZE_HINT)
 
 
 @pytest.mark.grade("check_sequence_batch", points=1)
@@ -414,3 +423,5 @@ def test_nothing_to_report(submission, reference, device):
               "a square batch, every sequence full", "T == B: the layout cannot be told apart, and nothing is padded")
     _findings(submission, reference, rnn, torch.randn(1, 1, 3, device=device), [1], "one sequence of one step",
               "one step, full length: nothing to report")
+    _findings(submission, reference, nn.GRU(1, 2).to(device), torch.zeros(300, 300, 1, device=device), [300] * 300,
+              "a square batch of 300 sequences of 300 steps, every sequence full", SIZE_HINT)

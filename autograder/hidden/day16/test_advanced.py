@@ -474,8 +474,8 @@ def _mse(pred, target):
 
 @pytest.mark.grade("regression_loss", points=2)
 def test_regression_loss_repairs_a_trailing_one(submission, device):
-    for pred_shape, target_shape in (((7, 1), (7,)), ((7,), (7, 1)), ((4, 3, 1), (4, 3)), ((1, 1), (1,)),
-                                     ((5,), (5,)), ((2, 3), (2, 3))):
+    for pred_shape, target_shape in (((7, 1), (7,)), ((7,), (7, 1)), ((4, 3, 1), (4, 3)), ((4, 3), (4, 3, 1)),
+                                     ((1, 1), (1,)), ((5,), (5,)), ((2, 3), (2, 3))):
         pred = torch.randn(pred_shape, dtype=F64, device=device)
         target = torch.randn(target_shape, dtype=F64, device=device)
         # The answer key from copies made before the call: a function that changes its inputs gains nothing.
@@ -502,8 +502,11 @@ def test_regression_loss_gradient_and_float32(submission, device):
 
 @pytest.mark.grade("regression_loss", points=2)
 def test_regression_loss_refuses_other_mismatches(submission, device):
+    # (5, 1) against (3,) or (1,): a trailing 1 whose other dimensions differ; (3, 0): a trailing 0 is not a 1.
     for pred_shape, target_shape in (((6, 2), (6,)), ((6,), (6, 2)), ((12,), (6, 2)), ((6, 2), (12,)), ((4,), (5,)),
-                                     ((4, 1), (1, 4)), ((3, 1, 1), (3,)), ((2, 1), (2, 1, 3))):
+                                     ((4, 1), (1, 4)), ((3, 1, 1), (3,)), ((2, 1), (2, 1, 3)),
+                                     ((5, 1), (3,)), ((3,), (5, 1)), ((5, 1), (1,)), ((1,), (5, 1)), ((1, 1), (5,)),
+                                     ((5,), (1, 1)), ((3, 0), (3,)), ((3,), (3, 0))):
         pred = torch.randn(pred_shape, dtype=F64, device=device)
         target = torch.randn(target_shape, dtype=F64, device=device)
         try:
