@@ -29,6 +29,23 @@ def regression_loss_flattens(pred, target):
     return ((pred.reshape(-1) - target.reshape(-1)) ** 2).mean()
 
 
+@variant(D, "regression_loss", "trailing_one_dropped_unchecked",
+         "regression_loss: a trailing dimension of size 1 is dropped whenever the ranks differ by one, without "
+         "checking the other dimensions: (5, 1) against (1,) then broadcasts, and (5, 1) against (3,) raises "
+         "torch's own error instead of ValueError.",
+         "drop the trailing 1 only when the rest agrees (pred.shape[:-1] == target.shape); otherwise raise "
+         "ValueError")
+def regression_loss_trailing_one_unchecked(pred, target):
+    if pred.shape != target.shape:
+        if pred.dim() == target.dim() + 1 and pred.shape[-1] == 1:
+            pred = pred.squeeze(-1)
+        elif target.dim() == pred.dim() + 1 and target.shape[-1] == 1:
+            target = target.squeeze(-1)
+        else:
+            raise ValueError(f"regression_loss: {tuple(pred.shape)} and {tuple(target.shape)}")
+    return ((pred - target) ** 2).mean()
+
+
 @variant(D, "regression_loss", "sum_not_mean",
          "regression_loss: the squared errors are summed, not averaged.",
          "a mean squared error divides by the number of elements: .mean(), not .sum()")

@@ -670,7 +670,8 @@ def regression_loss_repairs_a_trailing_one(regression_loss):
 
 @public_check("regression_loss")
 def regression_loss_refuses_other_mismatches(regression_loss):
-    for pred_shape, target_shape in (((6, 2), (6,)), ((12,), (6, 2)), ((6,), (5,)), ((6, 1), (6, 1, 1, 1))):
+    for pred_shape, target_shape in (((6, 2), (6,)), ((12,), (6, 2)), ((6,), (5,)), ((6, 1), (6, 1, 1, 1)),
+                                     ((6, 1), (5,))):
         try:
             got = call(regression_loss, torch.zeros(pred_shape, dtype=F64), torch.zeros(target_shape, dtype=F64))
         except ValueError:
