@@ -104,7 +104,6 @@ class WorkerHandle:
         os.set_blocking(self.out_r, False)
         self.seq = 0
         self.alive = True
-        self.outside = False
         self.rss_limit = rss_limit
         self.rss_base = 0
         self.next_rss = 0.0
@@ -221,29 +220,25 @@ class WorkerHandle:
 
     # -- life and death ---------------------------------------------------------------------
     def _gone(self) -> _WorkerGone:
-        why = self.death()
-        return _WorkerGone(why, self.outside)
-
-    def death(self) -> str:
-        """Why the worker died, from its keeper's report."""
+        """The worker is dead: why, from its keeper's report."""
         self.alive = False
         line = self._status_line(2.0)
         status = int(line[1:]) if line.startswith("S") and line[1:].isdigit() else None
         self.kill()
         # Killed from outside (kill -9, the kernel's OOM killer, its keeper killed): student code cannot
         # do this (the worker is PID 1 of its namespace), so the student is graded again (scheduler).
-        self.outside = status is None or (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL)
+        outside = status is None or (os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL)
         if status is None:
-            return "it stopped answering"
+            return _WorkerGone("it stopped answering", outside)
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             name = signal.Signals(sig).name if sig in signal.valid_signals() else str(sig)
             why = {signal.SIGXCPU: "it used up its CPU time", signal.SIGSEGV: "a segmentation fault",
                    signal.SIGKILL: "it was killed (out of memory?)", signal.SIGXFSZ: "it wrote too large a file",
                    signal.SIGABRT: "it aborted"}.get(sig, "")
-            return f"killed by {name}" + (f": {why}" if why else "")
-        code = os.WEXITSTATUS(status)
-        return f"it exited with code {code} (sys.exit, os._exit or a fatal error)"
+            return _WorkerGone(f"killed by {name}" + (f": {why}" if why else ""), outside)
+        return _WorkerGone(f"it exited with code {os.WEXITSTATUS(status)} (sys.exit, os._exit or a fatal error)",
+                           outside)
 
     def kill(self) -> None:
         self.alive = False
@@ -645,7 +640,7 @@ class Session:
                     self._drop(device)
                     break
                 except _WorkerGone as exc:
-                    self.disturbed |= handle.outside
+                    self.disturbed |= exc.outside
                     self.load_errors[(day, level)] = f"importing {source} crashed the process ({exc.why})"
                     self._drop(device)
                     break
@@ -689,7 +684,7 @@ class Session:
             self.timed_out[(day, name)] = why
             raise TimedOut(f"{why}: stopped (an endless loop, or far too slow?)") from None
         except _WorkerGone as exc:
-            self.disturbed |= handle.outside
+            self.disturbed |= exc.outside
             self._drop(device)
             raise Crashed(f"the process running your {name} died: {exc.why}") from None
         _apply_mutations(table, stateful, values, lambda: _argument_names(args, kwargs, stateful))
@@ -732,7 +727,7 @@ class Session:
             raise TimedOut(f"the backward pass through your code did not finish within {self.opt.timeout:g} s") \
                 from None
         except _WorkerGone as exc:
-            self.disturbed |= handle.outside
+            self.disturbed |= exc.outside
             self._drop("cuda" if handle.spec["cuda"] else "cpu")
             raise Crashed(f"the backward pass through your code crashed: {exc.why}") from None
         if "error" in values:
